@@ -1,0 +1,42 @@
+# refclip_mm: the two commands of the README, plus their parts.
+#   make demo   set up .venv/ if needed, then run the main job on the embedded default
+#   make test   set up .venv/ if needed, then run the test suite
+# Setting up is idempotent: on a ready machine it only checks stamps.
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+STACK_STAMP := $(VENV)/.stack-ready
+PKG_STAMP   := $(VENV)/.refclip_mm-installed
+PKG_SOURCES := $(shell find refclip_mm configs tools -type f \( -name '*.py' -o -name '*.sh' -o -name '*.txt' -o -name '*.json' \) -not -path '*/.mim/*' -not -path '*/__pycache__/*' 2>/dev/null)
+PYTEST_ARGS ?=
+
+.PHONY: install demo test benchmark clean-venv
+
+# The pinned OpenMMLab stack (torch, mmcv built with ops and cached, mmdet, mmseg, ...).
+$(STACK_STAMP): tools/setup_env.sh requirements.txt
+	VENV=$(VENV) tools/setup_env.sh
+	touch $@
+
+# refclip_mm itself, as a regular install so that `mim` finds refclip_mm/.mim/{configs,tools};
+# re-installed (seconds, no dependencies) whenever a source file changed.
+$(PKG_STAMP): $(STACK_STAMP) $(PKG_SOURCES) setup.py pyproject.toml
+	@echo "[setup] installing refclip_mm into $(VENV)"
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall . \
+		>$(VENV)/pip-install.log 2>&1 || { cat $(VENV)/pip-install.log; exit 1; }
+	@rm -rf build refclip_mm.egg-info
+	$(PY) -c "import refclip_mm, os; print('[setup] refclip_mm', refclip_mm.__version__, 'ready')"
+	touch $@
+
+install: $(PKG_STAMP)
+
+demo: install
+	$(PY) tools/demo.py
+
+test: install
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+benchmark: install
+	for script in benchmarks/bench_*.py; do $(PY) $$script || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,17 @@
+"""refclip_mm: spatially aware CLIP ViTs as an OpenMMLab plugin.
+
+Importing the package registers every module (see :mod:`refclip_mm.registry`)
+and routes mmengine's local checkpoint loading through the package's safe
+loader (:mod:`refclip_mm.utils.checkpoint`).
+"""
+from .version import __version__
+from .utils.checkpoint import install_mmengine_loader
+from .utils.lvis_compat import patch_lvis_for_numpy
+
+install_mmengine_loader()
+patch_lvis_for_numpy()
+
+from . import registry  # noqa: E402,F401
+from . import datasets, evaluation, hooks, models  # noqa: E402,F401
+
+__all__ = ['__version__']

@@ -1,0 +1,210 @@
+"""Synthetic scenes: a small, deterministic world of textured backgrounds and coloured shapes.
+
+Used by the demo, the tiny configs and the tests (no dataset can be downloaded
+here). A scene is a square RGB image made of one "stuff" background and a few
+"thing" objects (a shape in a colour) that may occlude each other. Each scene
+comes with instance boxes and masks, a semantic label map and a caption.
+
+Label ids of the semantic map: ``0 .. len(STUFF)-1`` are stuff classes,
+``len(STUFF) + k`` is thing category ``k``. COCO category ids are ``k + 1``.
+"""
+import json
+import os
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+SHAPES = ('square', 'circle', 'triangle', 'ring', 'cross')
+COLOURS: Dict[str, Tuple[int, int, int]] = {
+    'red': (220, 40, 40), 'green': (40, 180, 60), 'blue': (40, 70, 220),
+    'yellow': (235, 210, 40),
+}
+STUFF: Dict[str, Tuple[int, int, int]] = {
+    'grass': (70, 120, 50), 'sand': (200, 180, 130), 'water': (60, 110, 160),
+    'stone': (120, 120, 120),
+}
+THING_CLASSES: Tuple[str, ...] = tuple(f'{c} {s}' for s in SHAPES for c in COLOURS)
+STUFF_CLASSES: Tuple[str, ...] = tuple(STUFF)
+SEMANTIC_CLASSES: Tuple[str, ...] = STUFF_CLASSES + THING_CLASSES
+# Every 4th thing category is held out as "novel" for open-vocabulary detection.
+NOVEL_THING_CLASSES: Tuple[str, ...] = THING_CLASSES[3::4]
+
+
+@dataclass
+class SceneConfig:
+    """How scenes are drawn.
+
+    Args:
+        image_size: side of the square image in pixels.
+        objects_per_image: inclusive range of the number of things.
+        object_scale: inclusive range of an object's side, as a fraction of the image.
+        texture_noise: std of the background's per-pixel noise (0-255 scale).
+    """
+    image_size: int = 64
+    objects_per_image: Tuple[int, int] = (1, 3)
+    object_scale: Tuple[float, float] = (0.25, 0.5)
+    texture_noise: float = 12.0
+
+
+@dataclass
+class Scene:
+    """One rendered scene.
+
+    Attributes:
+        image: H x W x 3 uint8.
+        semantic: H x W uint8 semantic labels (see module docstring).
+        instances: list of dicts with ``category`` (thing index), ``bbox``
+            (x, y, w, h in pixels) and ``mask`` (H x W bool, visible part).
+        caption: a sentence naming the background and the objects.
+    """
+    image: np.ndarray
+    semantic: np.ndarray
+    instances: List[dict] = field(default_factory=list)
+    caption: str = ''
+
+
+def _shape_mask(shape: str, size: int) -> np.ndarray:
+    """A size x size boolean mask of ``shape``."""
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    c = size / 2
+    r = np.hypot(xx - c, yy - c)
+    if shape == 'square':
+        return np.ones((size, size), bool)
+    if shape == 'circle':
+        return r <= c
+    if shape == 'ring':
+        return (r <= c) & (r >= 0.55 * c)
+    if shape == 'triangle':
+        return yy >= size - 2 * np.minimum(xx, size - xx)  # apex at the top centre
+    if shape == 'cross':
+        band = size / 3
+        return (np.abs(xx - c) <= band / 2) | (np.abs(yy - c) <= band / 2)
+    raise ValueError(f'unknown shape {shape!r}; known: {SHAPES}')
+
+
+def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> Scene:
+    """Draw one scene with the random generator ``rng``."""
+    size = cfg.image_size
+    stuff_id = int(rng.integers(len(STUFF)))
+    base = np.array(STUFF[STUFF_CLASSES[stuff_id]], np.float32)
+    image = base + rng.normal(0, cfg.texture_noise, (size, size, 3)).astype(np.float32)
+    semantic = np.full((size, size), stuff_id, np.uint8)
+    owner = np.full((size, size), -1, np.int64)  # index of the visible instance per pixel
+    placed = []
+    for index in range(int(rng.integers(cfg.objects_per_image[0], cfg.objects_per_image[1] + 1))):
+        category = int(rng.integers(len(THING_CLASSES)))
+        side = max(4, int(round(size * rng.uniform(*cfg.object_scale))))
+        x0, y0 = (int(v) for v in rng.integers(0, size - side + 1, size=2))
+        mask = np.zeros((size, size), bool)
+        mask[y0:y0 + side, x0:x0 + side] = _shape_mask(SHAPES[category // len(COLOURS)], side)
+        colour = np.array(COLOURS[THING_CLASSES[category].split(' ')[0]], np.float32)
+        shade = rng.normal(0, cfg.texture_noise / 2, (size, size, 3)).astype(np.float32)
+        image[mask] = (colour + shade)[mask]
+        semantic[mask] = len(STUFF) + category
+        owner[mask] = index
+        placed.append(category)
+    instances = []
+    for index, category in enumerate(placed):
+        visible = owner == index
+        if visible.sum() < 4:  # fully hidden by later objects: not an instance any more
+            continue
+        ys, xs = np.nonzero(visible)
+        bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
+                float(ys.max() - ys.min() + 1)]
+        instances.append(dict(category=category, bbox=bbox, mask=visible))
+    names = sorted({THING_CLASSES[i['category']] for i in instances})
+    caption = f'a photo of {" and ".join("a " + n for n in names) or "nothing"} on {STUFF_CLASSES[stuff_id]}'
+    return Scene(np.clip(image, 0, 255).astype(np.uint8), semantic, instances, caption)
+
+
+def _coco_categories() -> List[dict]:
+    return [dict(id=k + 1, name=name, supercategory='shape',
+                 split='novel' if name in NOVEL_THING_CLASSES else 'base')
+            for k, name in enumerate(THING_CLASSES)]
+
+
+def _rle(mask: np.ndarray) -> dict:
+    from pycocotools import mask as mask_utils
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle['counts'] = rle['counts'].decode('ascii')
+    return rle
+
+
+def write_dataset(root: str, splits: Dict[str, int], seed: int = 0,
+                  cfg: SceneConfig = SceneConfig(), image_ext: str = '.jpg') -> Dict[str, dict]:
+    """Write scenes as a COCO-format and an mmseg-format dataset under ``root``.
+
+    Layout (for each split name, e.g. ``train`` / ``val``)::
+
+        root/images/{split}/{id:06d}.jpg            the images (shared by both formats)
+        root/annotations/instances_{split}.json     COCO instances (boxes, RLE masks)
+        root/annotations/captions_{split}.json      COCO captions
+        root/semantic/{split}/{id:06d}.png          semantic label maps (uint8)
+
+    Args:
+        root: output folder (created).
+        splits: number of images per split name.
+        seed: base seed; each split uses its own stream so sizes don't interact.
+        cfg: scene drawing options.
+        image_ext: ``.jpg`` (default) or ``.png`` (lossless).
+
+    Returns:
+        per split, counts of what was written (images, instances).
+    """
+    from PIL import Image
+    summary = {}
+    image_id = 0
+    for split_index, (split, count) in enumerate(sorted(splits.items())):
+        rng = np.random.default_rng([seed, split_index])
+        for sub in ('images', 'semantic'):
+            os.makedirs(osp.join(root, sub, split), exist_ok=True)
+        os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+        images, annotations, captions = [], [], []
+        for _ in range(count):
+            image_id += 1
+            scene = render_scene(rng, cfg)
+            name = f'{image_id:06d}'
+            Image.fromarray(scene.image).save(osp.join(root, 'images', split, name + image_ext),
+                                              quality=95)
+            Image.fromarray(scene.semantic).save(osp.join(root, 'semantic', split, name + '.png'))
+            images.append(dict(id=image_id, file_name=name + image_ext,
+                               width=cfg.image_size, height=cfg.image_size))
+            captions.append(dict(id=image_id, image_id=image_id, caption=scene.caption))
+            for inst in scene.instances:
+                annotations.append(dict(
+                    id=len(annotations) + 1 + image_id * 100, image_id=image_id,
+                    category_id=inst['category'] + 1, bbox=inst['bbox'],
+                    area=float(inst['mask'].sum()), iscrowd=0, segmentation=_rle(inst['mask'])))
+        categories = _coco_categories()
+        _write_json(osp.join(root, 'annotations', f'instances_{split}.json'),
+                    dict(images=images, annotations=annotations, categories=categories))
+        _write_json(osp.join(root, 'annotations', f'captions_{split}.json'),
+                    dict(images=images, annotations=captions))
+        summary[split] = dict(images=len(images), instances=len(annotations))
+    _write_json(osp.join(root, 'classes.json'),
+                dict(thing=list(THING_CLASSES), stuff=list(STUFF_CLASSES),
+                     semantic=list(SEMANTIC_CLASSES), novel=list(NOVEL_THING_CLASSES)))
+    return summary
+
+
+def _write_json(path: str, data: dict) -> None:
+    """Write JSON atomically (a temporary file renamed into place)."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def dataset_is_complete(root: str, splits: Sequence[str]) -> bool:
+    """True if ``write_dataset`` finished writing every split under ``root``."""
+    return osp.isfile(osp.join(root, 'classes.json')) and all(
+        osp.isfile(osp.join(root, 'annotations', f'instances_{s}.json')) for s in splits)
+
+
+def semantic_palette(num_classes: Optional[int] = None) -> List[List[int]]:
+    """Colours for the semantic classes (stuff colours, then thing colours)."""
+    palette = [list(STUFF[s]) for s in STUFF_CLASSES] + [list(COLOURS[t.split(' ')[0]])
+                                                         for t in THING_CLASSES]
+    return palette[:num_classes] if num_classes else palette

@@ -1,0 +1,1 @@
+"""Backbones for mmdet and mmseg."""

@@ -1,0 +1,81 @@
+"""The one place that decides how refclip_mm's modules are registered.
+
+Decision: refclip_mm owns an mmengine registry scope named ``refclip_mm``
+(children of mmengine's root registries, like mmdet's and mmseg's own), and
+every module registered in it is *mirrored* into the matching mmdet and mmseg
+registries. That makes both ways of using the package work:
+
+(a) an existing mmdet / mmseg config (``default_scope='mmdet'`` or ``'mmseg'``)
+    with ``custom_imports=dict(imports=['refclip_mm'])`` and plain names such
+    as ``type='CLIPViT'``: ``import refclip_mm`` registers everything, and the
+    mirrored copies are found in the config's own scope;
+(b) any config with a scope-qualified name such as ``type='refclip_mm.CLIPViT'``
+    and no ``custom_imports``: mmengine imports ``refclip_mm.registry`` on
+    seeing the ``refclip_mm.`` prefix, and each registry's ``locations`` import
+    the modules that fill it.
+
+Our own configs use ``default_scope='refclip_mm'`` for the CLIP-training stages
+and ``default_scope='mmdet'`` / ``'mmseg'`` for the downstream detectors and
+segmentors, exactly like a user's config would. A name clash with an mmdet or
+mmseg module raises ``KeyError`` at import time instead of silently shadowing.
+"""
+from typing import List, Optional, Sequence, Type, Union
+
+from mmdet import registry as mmdet_registry
+from mmengine import registry as mmengine_registry
+from mmengine.registry import Registry
+from mmseg import registry as mmseg_registry
+
+SCOPE = 'refclip_mm'
+
+
+class MirroredRegistry(Registry):
+    """A ``refclip_mm``-scoped registry that also registers into ``mirrors``.
+
+    Args:
+        name: registry name (same as the mmengine root registry's).
+        parent: the mmengine root registry this scope hangs under.
+        mirrors: registries of other scopes (mmdet, mmseg) that receive a copy
+            of every registration.
+        locations: modules imported the first time the registry is searched.
+    """
+
+    def __init__(self, name: str, parent: Registry, mirrors: Sequence[Registry],
+                 locations: Sequence[str]):
+        super().__init__(name, parent=parent, scope=SCOPE, locations=list(locations))
+        self.mirrors = list(mirrors)
+
+    def _register_module(self, module: Type,
+                         module_name: Optional[Union[str, List[str]]] = None,
+                         force: bool = False) -> None:
+        names = [module_name or getattr(module, '__name__', '')] if not isinstance(
+            module_name, list) else module_name
+        if not force:  # check everywhere first: a clash must not leave a half registration
+            for registry in [self] + self.mirrors:
+                registry.import_from_location()  # mmdet/mmseg fill their registries lazily
+                clash = [n for n in names if n in registry._module_dict]
+                if clash:
+                    existing = registry._module_dict[clash[0]]
+                    raise KeyError(f'{clash[0]} is already registered in the {registry.scope} '
+                                   f'{registry.name} registry (by {existing.__module__}); '
+                                   'give the refclip_mm module another name')
+        super()._register_module(module, module_name, force)
+        for mirror in self.mirrors:
+            mirror._register_module(module, module_name, force)
+
+
+def _scoped(attr: str, name: str, locations: Sequence[str]) -> MirroredRegistry:
+    return MirroredRegistry(
+        name,
+        parent=getattr(mmengine_registry, attr),
+        mirrors=[getattr(mmdet_registry, attr), getattr(mmseg_registry, attr)],
+        locations=locations)
+
+
+MODELS = _scoped('MODELS', 'model', ['refclip_mm.models'])
+HOOKS = _scoped('HOOKS', 'hook', ['refclip_mm.hooks'])
+DATASETS = _scoped('DATASETS', 'dataset', ['refclip_mm.datasets'])
+TRANSFORMS = _scoped('TRANSFORMS', 'transform', ['refclip_mm.datasets'])
+METRICS = _scoped('METRICS', 'metric', ['refclip_mm.evaluation'])
+TASK_UTILS = _scoped('TASK_UTILS', 'task util', ['refclip_mm.models'])
+VISUALIZERS = _scoped('VISUALIZERS', 'visualizer', ['refclip_mm.evaluation'])
