@@ -52,6 +52,11 @@ def build_config(args) -> Config:
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.resume is not None and not any(
+            h.get('type') in ('StrictResumeHook', 'refclip_mm.StrictResumeHook')
+            for h in cfg.get('custom_hooks', [])):
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='refclip_mm.StrictResumeHook')]
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

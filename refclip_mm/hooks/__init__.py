@@ -1,1 +1,4 @@
 """mmengine hooks."""
+from .strict_resume import StrictResumeHook
+
+__all__ = ['StrictResumeHook']

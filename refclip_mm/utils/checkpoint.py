@@ -222,6 +222,19 @@ def load_state_dict_checked(module: nn.Module, state_dict: Mapping[str, torch.Te
     Returns:
         the mismatch report of :func:`describe_mismatch` (after ignoring).
     """
+    report = check_state_dict_fits(module, state_dict, strict, source, ignore_missing)
+    fitting = {k: v for k, v in state_dict.items() if k not in report['unexpected']}
+    module.load_state_dict(fitting, strict=False)
+    return report
+
+
+def check_state_dict_fits(module: nn.Module, state_dict: Mapping[str, torch.Tensor],
+                          strict: bool = True, source: str = 'checkpoint',
+                          ignore_missing: Sequence[str] = ()) -> Dict[str, List[str]]:
+    """Raise :class:`CheckpointError` if ``state_dict`` does not fit ``module``.
+
+    Arguments as for :func:`load_state_dict_checked`, which loads after this check.
+    """
     report = describe_mismatch(module, state_dict)
     report['missing'] = [k for k in report['missing']
                          if not any(k.startswith(p) for p in ignore_missing)]
@@ -235,8 +248,6 @@ def load_state_dict_checked(module: nn.Module, state_dict: Mapping[str, torch.Te
     if problems:
         raise CheckpointError(f'{source} does not match {type(module).__name__} '
                               f'(is it for another architecture?): ' + '; '.join(problems))
-    fitting = {k: v for k, v in state_dict.items() if k not in report['unexpected']}
-    module.load_state_dict(fitting, strict=False)
     return report
 
 
