@@ -1,0 +1,647 @@
+"""Dense CLIP features (METHOD.md section 2): the one dense-forward implementation.
+
+:class:`DenseCLIPTower` wraps an open_clip image tower without changing its
+parameters (its state dict is ``visual.<open_clip keys>``) and adds:
+
+* ``forward_dense(x, mode, out_indices)``: blocks ``1..L-1`` run unchanged;
+  the last block runs in ``mode``; the patch tokens are normalised and
+  projected to the joint embedding: a ``B x D x h x w`` map.
+* ``encode_image(x)``: the CLS-path image embedding (``B x D``), equal to
+  open_clip's ``encode_image`` at the native size and defined at any size.
+* ``region_features(dense, boxes)``: RoIAlign 1x1 of the dense map (``K x D``).
+
+The positional embedding is resized to any ``h x w`` grid (bicubic,
+``align_corners=False``, no antialias; the CLS entry kept) and EVA's rotary
+embedding is recomputed for that grid. Two backends:
+:class:`OpenCLIPViTTower` (open_clip ``VisionTransformer``) and
+:class:`EvaViTTower` (timm ``Eva`` inside open_clip's ``TimmModel``); use
+:func:`wrap_image_tower` to pick one.
+
+Dense modes of the last block (``x`` = tokens entering it):
+
+* ``value`` (default): ``x + out_proj(v(ln_1(x)))``, then the MLP: every token
+  attends only to itself;
+* ``qq`` / ``kk``: attention weights from ``softmax(q q^T)`` / ``softmax(k k^T)``
+  (self-correlation), values and the rest of the block unchanged;
+* ``plain``: the last block as trained.
+"""
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+DENSE_MODES = ('value', 'qq', 'kk', 'plain')
+
+BoxesType = Union[torch.Tensor, Sequence[torch.Tensor]]
+
+
+class DenseOutput(NamedTuple):
+    """Result of :meth:`DenseCLIPTower.forward_dense`.
+
+    Attributes:
+        dense: ``B x D x h x w`` projected dense map (``None`` if not asked for).
+        features: one ``B x C x h x w`` map per requested block index (tokens
+            after that block, un-normalised, ``C`` = tower width), in the
+            order of ``out_indices``.
+    """
+    dense: Optional[torch.Tensor]
+    features: List[torch.Tensor]
+
+
+def resize_abs_pos_embed(pos_embed: torch.Tensor, src_grid: Tuple[int, int],
+                         dst_grid: Tuple[int, int], num_prefix: int = 1) -> torch.Tensor:
+    """Resize a ``(num_prefix + h0*w0) x C`` position table to ``dst_grid``.
+
+    The prefix (CLS) rows are kept; the grid part is resized with bicubic
+    interpolation (``align_corners=False``, no antialias). Returns the table
+    itself when the grids are equal.
+    """
+    if tuple(src_grid) == tuple(dst_grid):
+        return pos_embed
+    prefix, grid = pos_embed[:num_prefix], pos_embed[num_prefix:]
+    channels = grid.shape[-1]
+    grid = grid.reshape(1, src_grid[0], src_grid[1], channels).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid.float(), size=tuple(dst_grid), mode='bicubic', align_corners=False)
+    grid = grid.to(pos_embed.dtype).permute(0, 2, 3, 1).reshape(-1, channels)
+    return torch.cat([prefix, grid], dim=0)
+
+
+def _valid_sizes(size: int, patch: int) -> str:
+    low = (size // patch) * patch
+    return f'{low} or {low + patch}' if low > 0 else f'{patch}'
+
+
+class DenseCLIPTower(nn.Module):
+    """Base class: a CLIP ViT image tower with a dense forward.
+
+    Subclasses provide the backend hooks (``_embed``, ``_run_block``,
+    ``_dense_block``, ``_project_tokens``, ``_pool``). Do not build this class
+    directly; use :func:`wrap_image_tower` or
+    :func:`refclip_mm.clip.build_image_tower`.
+
+    Args:
+        visual: the open_clip image tower (``model.visual``).
+        pad_to_patch: zero-pad inputs on the right/bottom to the next multiple
+            of the patch size instead of raising.
+        window_size: if set, blocks not in ``global_blocks`` attend within
+            non-overlapping ``window_size x window_size`` token windows (the
+            CLS token joins every window and its outputs are averaged; the
+            grid is zero-padded to whole windows and padded keys are masked).
+            The last block of the dense path always runs globally.
+        global_blocks: block indices that keep global attention.
+    """
+
+    def __init__(self, visual: nn.Module, pad_to_patch: bool = False,
+                 window_size: Optional[int] = None, global_blocks: Sequence[int] = ()):
+        super().__init__()
+        self.visual = visual
+        self.pad_to_patch = pad_to_patch
+        if window_size is not None and window_size < 1:
+            raise ValueError(f'window_size must be a positive number of tokens, got {window_size}')
+        self.window_size = window_size
+        self.global_blocks = set(self.normalize_indices(global_blocks, 'global_blocks'))
+        self.grad_checkpointing = False
+
+    # ----------------------------------------------------------- properties
+    @property
+    def blocks(self) -> nn.ModuleList:
+        """The transformer blocks (``depth`` of them)."""
+        raise NotImplementedError
+
+    @property
+    def depth(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def patch_size(self) -> int:
+        """Patch size in pixels (square patches)."""
+        raise NotImplementedError
+
+    @property
+    def native_grid(self) -> Tuple[int, int]:
+        """Token grid the position table was trained for."""
+        raise NotImplementedError
+
+    @property
+    def width(self) -> int:
+        """Token width ``C`` of the blocks."""
+        raise NotImplementedError
+
+    @property
+    def embed_dim(self) -> int:
+        """Joint embedding dimension ``D``."""
+        raise NotImplementedError
+
+    def stem_modules(self) -> List[Union[nn.Module, nn.Parameter]]:
+        """Patch embedding, class token, positions and pre-norm (frozen by ``frozen_stages=0``)."""
+        raise NotImplementedError
+
+    def head_modules(self) -> List[Union[nn.Module, nn.Parameter]]:
+        """Final norm and projection."""
+        raise NotImplementedError
+
+    # -------------------------------------------------------------- helpers
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute block activations in the backward pass (saves memory when training)."""
+        self.grad_checkpointing = enable
+
+    def normalize_indices(self, indices: Sequence[int], what: str = 'out_indices') -> List[int]:
+        """Map block indices (negative allowed) to ``0..depth-1``; raise on out-of-range ones."""
+        depth = self.depth
+        result = []
+        for index in indices:
+            if not isinstance(index, int) or not -depth <= index < depth:
+                raise ValueError(f'{what} {list(indices)} contains {index!r}, but this tower has '
+                                 f'{depth} blocks: use indices 0..{depth - 1} (or -1..-{depth})')
+            result.append(index % depth)
+        return result
+
+    def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Check that ``B x 3 x H x W`` fits the patch grid; pad when ``pad_to_patch``."""
+        if x.dim() != 4:
+            raise ValueError(f'expected images as B x 3 x H x W, got shape {tuple(x.shape)}')
+        p = self.patch_size
+        height, width = x.shape[-2:]
+        pad_h, pad_w = (-height) % p, (-width) % p
+        if pad_h or pad_w:
+            if not self.pad_to_patch:
+                raise ValueError(
+                    f'input size {height}x{width} is not a multiple of the patch size {p}: use a '
+                    f'height of {_valid_sizes(height, p)} and a width of {_valid_sizes(width, p)}, '
+                    'or set pad_to_patch=True to zero-pad on the right/bottom')
+            x = F.pad(x, (0, pad_w, 0, pad_h))
+        return x
+
+    # -------------------------------------------------------- backend hooks
+    def _embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, Any]]:
+        """Images ``B x 3 x H x W`` -> tokens ``B x (1 + h*w) x C`` and a context dict
+        (``grid``: ``(h, w)``, plus backend extras such as ``rope``)."""
+        raise NotImplementedError
+
+    def _run_block(self, block: nn.Module, x: torch.Tensor, ctx: Dict[str, Any],
+                   key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """One block as trained. ``key_mask`` (``N x L`` bool, True = valid key) masks padding."""
+        raise NotImplementedError
+
+    def _dense_block(self, block: nn.Module, x: torch.Tensor, ctx: Dict[str, Any],
+                     mode: str) -> torch.Tensor:
+        """The last block in ``value``/``qq``/``kk`` mode: ``B x L x C`` -> ``B x L x C``."""
+        raise NotImplementedError
+
+    def _project_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Final norm + projection of tokens: ``B x N x C`` -> ``B x N x D``."""
+        raise NotImplementedError
+
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        """The tower's own pooling + projection of all tokens: ``B x L x C`` -> ``B x D``."""
+        raise NotImplementedError
+
+    def _window_context(self, ctx: Dict[str, Any], partition, batch: int) -> Dict[str, Any]:
+        """Context for the windowed sequences of a batch of ``batch`` images; ``ctx`` is the
+        full-grid context and ``partition`` maps ``h x w x R`` grids to ``nwin x ws*ws x R``."""
+        return dict(ctx, grid=(self.window_size, self.window_size))
+
+    # ------------------------------------------------------------ the loop
+    def _block_forward(self, index: int, x: torch.Tensor, ctx: Dict[str, Any]) -> torch.Tensor:
+        block = self.blocks[index]
+        windowed = self.window_size is not None and index not in self.global_blocks
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            return checkpoint(self._block_call, block, x, ctx, windowed, use_reentrant=False)
+        return self._block_call(block, x, ctx, windowed)
+
+    def _block_call(self, block: nn.Module, x: torch.Tensor, ctx: Dict[str, Any],
+                    windowed: bool) -> torch.Tensor:
+        if windowed:
+            return self._windowed(block, x, ctx)
+        return self._run_block(block, x, ctx)
+
+    def _windowed(self, block: nn.Module, x: torch.Tensor, ctx: Dict[str, Any]) -> torch.Tensor:
+        """Run ``block`` with attention inside ``window_size``-token windows."""
+        batch, _, channels = x.shape
+        (h, w), ws = ctx['grid'], self.window_size
+        pad_h, pad_w = (-h) % ws, (-w) % ws
+        nh, nw = (h + pad_h) // ws, (w + pad_w) // ws
+
+        def partition(grid: torch.Tensor) -> torch.Tensor:
+            # ... x h x w x R -> (... * nh * nw) x ws*ws x R
+            lead = grid.shape[:-3]
+            grid = F.pad(grid, (0, 0, 0, pad_w, 0, pad_h))
+            grid = grid.reshape(*lead, nh, ws, nw, ws, grid.shape[-1]).transpose(-4, -3)
+            return grid.reshape(-1, ws * ws, grid.shape[-1])
+
+        patches = partition(x[:, 1:].reshape(batch, h, w, channels))
+        cls = x[:, :1].repeat_interleave(nh * nw, dim=0)
+        seq = torch.cat([cls, patches], dim=1)
+        key_mask = None
+        if pad_h or pad_w:
+            valid = partition(torch.ones(h, w, 1, dtype=torch.bool, device=x.device)).squeeze(-1)
+            valid = torch.cat([valid.new_ones(valid.shape[0], 1), valid], dim=1)
+            key_mask = valid.repeat(batch, 1)
+        out = self._run_block(block, seq, self._window_context(ctx, partition, batch), key_mask)
+        cls_out = out[:, :1].reshape(batch, nh * nw, channels).mean(dim=1, keepdim=True)
+        grid = out[:, 1:].reshape(batch, nh, nw, ws, ws, channels).transpose(2, 3)
+        grid = grid.reshape(batch, nh * ws, nw * ws, channels)[:, :h, :w]
+        return torch.cat([cls_out, grid.reshape(batch, h * w, channels)], dim=1)
+
+    def _to_map(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+        """``B x h*w x C`` tokens -> ``B x C x h x w`` (a view, no copy)."""
+        return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], *grid)
+
+    def forward_dense(self, x: torch.Tensor, mode: str = 'value',
+                      out_indices: Sequence[int] = (), return_dense: bool = True) -> DenseOutput:
+        """Dense forward (METHOD.md section 2).
+
+        Args:
+            x: images ``B x 3 x H x W``, ``H`` and ``W`` multiples of the patch
+                size ``p`` (or padded when ``pad_to_patch``).
+            mode: last-block mode, one of :data:`DENSE_MODES`.
+            out_indices: blocks whose output tokens to return as
+                ``B x C x h x w`` maps (always the blocks as trained; asking for
+                the last block together with a non-``plain`` dense map costs one
+                extra block).
+            return_dense: compute the dense map; ``False`` stops after the
+                last requested block.
+
+        Returns:
+            :class:`DenseOutput` with ``dense`` ``B x D x h x w`` (``h = H/p``,
+            ``w = W/p``) and ``features``.
+        """
+        if mode not in DENSE_MODES:
+            raise ValueError(f'unknown dense mode {mode!r}; choose one of {DENSE_MODES}')
+        indices = self.normalize_indices(out_indices)
+        if not return_dense and not indices:
+            raise ValueError('forward_dense needs return_dense=True or some out_indices')
+        x = self.prepare_input(x)
+        x, ctx = self._embed(x)
+        grid = ctx['grid']
+        last = self.depth - 1
+        stop = last if return_dense else max(indices) + 1
+        taken: Dict[int, torch.Tensor] = {}
+        for index in range(min(stop, last)):
+            x = self._block_forward(index, x, ctx)
+            if index in indices:
+                taken[index] = x
+        dense = None
+        if return_dense or last in indices:
+            need_plain = last in indices or mode == 'plain'
+            plain = self._block_forward(last, x, ctx) if need_plain else None
+            if plain is not None:
+                taken[last] = plain
+            if return_dense:
+                if mode == 'plain':
+                    final = plain
+                elif self.grad_checkpointing and torch.is_grad_enabled():
+                    final = checkpoint(self._dense_block, self.blocks[last], x, ctx, mode,
+                                       use_reentrant=False)
+                else:
+                    final = self._dense_block(self.blocks[last], x, ctx, mode)
+                dense = self._to_map(self._project_tokens(final[:, 1:]), grid)
+        features = [self._to_map(taken[i][:, 1:], grid) for i in indices]
+        return DenseOutput(dense, features)
+
+    def forward(self, x: torch.Tensor, mode: str = 'value') -> torch.Tensor:
+        """Dense map ``B x D x h x w`` of images ``B x 3 x H x W``."""
+        return self.forward_dense(x, mode=mode).dense
+
+    def encode_image(self, x: torch.Tensor, normalize: bool = False) -> torch.Tensor:
+        """CLS-path image embedding ``B x D`` (open_clip's ``encode_image`` at the
+        native size; positions resized at other sizes)."""
+        x = self.prepare_input(x)
+        x, ctx = self._embed(x)
+        for index in range(self.depth):
+            x = self._block_forward(index, x, ctx)
+        pooled = self._pool(x)
+        return F.normalize(pooled, dim=-1) if normalize else pooled
+
+    def region_features(self, dense: torch.Tensor, boxes: BoxesType,
+                        normalize: bool = True) -> torch.Tensor:
+        """RoIAlign 1x1 region features of a dense map (METHOD.md section 2).
+
+        Args:
+            dense: ``B x D x h x w`` map from :meth:`forward_dense`.
+            boxes: per image an ``n_i x 4`` tensor of ``(x1, y1, x2, y2)`` boxes in
+                input-image pixels (a list of ``B`` tensors), or a ``K x 5``
+                tensor of ``(batch_index, x1, y1, x2, y2)`` rows.
+            normalize: L2-normalise the features.
+
+        Returns:
+            ``K x D`` features, boxes of image 0 first (``K = sum n_i``).
+        """
+        from mmcv.ops import RoIAlign
+        rois = boxes_to_rois(boxes, dense.shape[0], device=dense.device, dtype=dense.dtype)
+        if rois.shape[0] == 0:
+            return dense.new_zeros(0, dense.shape[1])
+        align = RoIAlign(output_size=1, spatial_scale=1.0 / self.patch_size, sampling_ratio=0,
+                         aligned=True)
+        feats = align(dense.contiguous(), rois).flatten(1)
+        return F.normalize(feats, dim=-1) if normalize else feats
+
+
+def boxes_to_rois(boxes: BoxesType, batch_size: int, device: Optional[torch.device] = None,
+                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Per-image ``n_i x 4`` boxes (or a ``K x 5`` tensor) -> ``K x 5`` RoI rows."""
+    if isinstance(boxes, torch.Tensor):
+        if boxes.dim() != 2 or boxes.shape[1] != 5:
+            raise ValueError('a boxes tensor must be K x 5 (batch_index, x1, y1, x2, y2); got '
+                             f'shape {tuple(boxes.shape)}. Pass a list of n_i x 4 tensors instead.')
+        rois = boxes
+    else:
+        boxes = list(boxes)
+        if len(boxes) != batch_size:
+            raise ValueError(f'got boxes for {len(boxes)} images but the dense map has '
+                             f'{batch_size}; pass one (possibly empty) n x 4 tensor per image')
+        rows = []
+        for index, image_boxes in enumerate(boxes):
+            image_boxes = torch.as_tensor(image_boxes, device=device, dtype=dtype).reshape(-1, 4)
+            rows.append(torch.cat([image_boxes.new_full((image_boxes.shape[0], 1), index),
+                                   image_boxes], dim=1))
+        rois = torch.cat(rows, dim=0)
+    return rois.to(device=device, dtype=dtype)
+
+
+# ---------------------------------------------------------------- backends
+def _float_key_mask(key_mask: torch.Tensor, heads: int, length: int, dtype: torch.dtype,
+                    merge_heads: bool) -> torch.Tensor:
+    """``N x L`` bool (True = valid) -> additive mask ``N*heads x L x L`` or ``N x 1 x L x L``."""
+    mask = torch.zeros(key_mask.shape, dtype=dtype, device=key_mask.device)
+    mask.masked_fill_(~key_mask, float('-inf'))
+    mask = mask[:, None, None, :]
+    if merge_heads:
+        return mask.expand(-1, heads, length, -1).reshape(-1, length, key_mask.shape[1])
+    return mask.expand(-1, 1, length, -1)
+
+
+class OpenCLIPViTTower(DenseCLIPTower):
+    """Dense forward for open_clip's ``VisionTransformer`` (OpenAI-style CLIP, MetaCLIP,
+    LAION ViTs)."""
+
+    def __init__(self, visual: nn.Module, **kwargs: Any):
+        if getattr(visual, 'attn_pool', None) is not None:
+            raise NotImplementedError('image towers with an attentional pooler (CoCa-style) have no '
+                                      'dense CLS-free projection; use a plain CLIP ViT')
+        super().__init__(visual, **kwargs)
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return self.visual.transformer.resblocks
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.visual.patch_size[0])
+
+    @property
+    def native_grid(self) -> Tuple[int, int]:
+        return tuple(self.visual.grid_size)
+
+    @property
+    def width(self) -> int:
+        return int(self.visual.transformer.width)
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.visual.output_dim)
+
+    def stem_modules(self):
+        v = self.visual
+        return [v.conv1, v.class_embedding, v.positional_embedding, v.ln_pre]
+
+    def head_modules(self):
+        return [self.visual.ln_post] + ([self.visual.proj] if self.visual.proj is not None else [])
+
+    def _embed(self, x):
+        v = self.visual
+        x = v.conv1(x)
+        grid = tuple(x.shape[-2:])
+        x = x.flatten(2).transpose(1, 2)
+        cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+        pos = resize_abs_pos_embed(v.positional_embedding, self.native_grid, grid)
+        x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)
+        return v.ln_pre(x), dict(grid=grid)
+
+    def _run_block(self, block, x, ctx, key_mask=None):
+        if key_mask is None:
+            return block(x)
+        heads = block.attn.num_heads
+        mask = _float_key_mask(key_mask, heads, x.shape[1], x.dtype, merge_heads=True)
+        return block(x, attn_mask=mask)
+
+    @staticmethod
+    def _split_heads(t: torch.Tensor, heads: int) -> torch.Tensor:
+        return t.reshape(t.shape[0], t.shape[1], heads, -1).transpose(1, 2)
+
+    def _dense_block(self, block, x, ctx, mode):
+        attn = block.attn
+        custom = not isinstance(attn, nn.MultiheadAttention)
+        y = block.ln_1(x)
+        width = x.shape[-1]
+        weight, bias = attn.in_proj_weight, attn.in_proj_bias
+        if mode == 'value':
+            out = F.linear(y, weight[2 * width:], None if bias is None else bias[2 * width:])
+            if custom and attn.head_scale is not None:
+                out = self._split_heads(out, attn.num_heads) * attn.head_scale
+                out = out.transpose(1, 2).reshape(x.shape)
+        else:
+            if custom and attn.logit_scale is not None:
+                raise NotImplementedError(f'{mode!r} mode is not implemented for scaled-cosine attention')
+            q, k, v = F.linear(y, weight, bias).chunk(3, dim=-1)
+            heads = attn.num_heads
+            q, k, v = (self._split_heads(t, heads) for t in (q, k, v))
+            if custom:
+                q, k = attn.ln_q(q), attn.ln_k(k)
+            s = q if mode == 'qq' else k
+            out = F.scaled_dot_product_attention(s, s, v)
+            if custom and attn.head_scale is not None:
+                out = out * attn.head_scale
+            out = out.transpose(1, 2).reshape(x.shape)
+        if custom:
+            out = attn.ln_inner(out)
+        out = attn.out_proj(out)
+        if custom:
+            out = block.ln_attn(out)
+        x = x + block.ls_1(out)
+        return x + block.ls_2(block.mlp(block.ln_2(x)))
+
+    def _project_tokens(self, tokens):
+        tokens = self.visual.ln_post(tokens)
+        return tokens @ self.visual.proj if self.visual.proj is not None else tokens
+
+    def _pool(self, x):
+        pooled, _ = self.visual._pool(x)
+        return pooled @ self.visual.proj if self.visual.proj is not None else pooled
+
+
+class EvaViTTower(DenseCLIPTower):
+    """Dense forward for timm's ``Eva`` inside open_clip's ``TimmModel`` (EVA02-CLIP)."""
+
+    def __init__(self, visual: nn.Module, **kwargs: Any):
+        from timm.models.eva import EvaAttention, EvaBlock
+        trunk = visual.trunk
+        problems = []
+        if getattr(trunk, 'attn_pool', None) is not None:
+            problems.append('attention-pool head')
+        if getattr(trunk, 'reg_token', None) is not None or trunk.num_prefix_tokens != 1:
+            problems.append('register tokens')
+        if getattr(trunk, 'rope_mixed', False):
+            problems.append('mixed rope')
+        if getattr(trunk, 'dynamic_img_size', False):
+            problems.append('dynamic_img_size patch embedding')
+        if any(type(b) is not EvaBlock or type(b.attn) is not EvaAttention for b in trunk.blocks):
+            problems.append('blocks other than EvaBlock/EvaAttention (post-norm or rope-attention)')
+        if problems:
+            raise NotImplementedError(f'unsupported EVA tower ({", ".join(problems)}); supported are '
+                                      'EVA02-CLIP towers such as EVA02-B-16 / EVA02-L-14(-336)')
+        super().__init__(visual, **kwargs)
+        probe = torch.zeros(1, 1, self.width, dtype=trunk.cls_token.dtype)
+        with torch.no_grad():
+            self._embed_dim = int(self._project_tokens(probe).shape[-1])
+
+    @property
+    def trunk(self) -> nn.Module:
+        return self.visual.trunk
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return self.trunk.blocks
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.trunk.patch_embed.patch_size[0])
+
+    @property
+    def native_grid(self) -> Tuple[int, int]:
+        return tuple(self.trunk.patch_embed.grid_size)
+
+    @property
+    def width(self) -> int:
+        return int(self.trunk.embed_dim)
+
+    @property
+    def embed_dim(self) -> int:
+        return self._embed_dim
+
+    def stem_modules(self):
+        t = self.trunk
+        mods = [t.patch_embed, t.cls_token, t.norm_pre]
+        return mods + ([t.pos_embed] if t.pos_embed is not None else [])
+
+    def head_modules(self):
+        t = self.trunk
+        return [t.norm, t.fc_norm, t.head, self.visual.head]
+
+    def _rope(self, grid: Tuple[int, int], device, dtype) -> Optional[torch.Tensor]:
+        rope = self.trunk.rope
+        if rope is None:
+            return None
+        if tuple(grid) == tuple(rope.feat_shape or ()):
+            return rope.get_embed()
+        from timm.layers import build_rotary_pos_embed
+        sin, cos = build_rotary_pos_embed(
+            list(grid), bands=rope.bands, in_pixels=rope.in_pixels, ref_feat_shape=rope.ref_feat_shape,
+            grid_offset=rope.grid_offset, grid_indexing=rope.grid_indexing,
+            rotate_half=rope.rotate_half, device=device, grid_type=rope.grid_type,
+            normalize_coords=rope.normalize_coords)
+        return torch.cat([sin, cos], dim=-1)
+
+    def _embed(self, x):
+        t = self.trunk
+        pe = t.patch_embed
+        x = pe.proj(x)
+        grid = tuple(x.shape[-2:])
+        x = pe.norm(x.flatten(2).transpose(1, 2))
+        cls = t.cls_token.expand(x.shape[0], -1, -1).to(x.dtype)
+        if t.pos_embed is None:
+            x = torch.cat([cls, x], dim=1)
+        elif t.no_embed_class:
+            pos = resize_abs_pos_embed(t.pos_embed[0], self.native_grid, grid, num_prefix=0)
+            x = torch.cat([cls, x + pos.to(x.dtype)], dim=1)
+        else:
+            pos = resize_abs_pos_embed(t.pos_embed[0], self.native_grid, grid, num_prefix=1)
+            x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)
+        x = t.norm_pre(t.pos_drop(x))
+        return x, dict(grid=grid, rope=self._rope(grid, x.device, x.dtype))
+
+    def _window_context(self, ctx, partition, batch):
+        h, w = ctx['grid']
+        window_ctx = super()._window_context(ctx, partition, batch)
+        rope = ctx.get('rope')
+        if rope is not None:
+            windows = partition(rope.reshape(h, w, -1))          # nwin x ws*ws x R
+            window_ctx['rope'] = windows.repeat(batch, 1, 1).unsqueeze(1)
+        return window_ctx
+
+    def _run_block(self, block, x, ctx, key_mask=None):
+        mask = None
+        if key_mask is not None:
+            mask = _float_key_mask(key_mask, block.attn.num_heads, x.shape[1], x.dtype,
+                                   merge_heads=False)
+        return block(x, rope=ctx.get('rope'), attn_mask=mask)
+
+    def _dense_block(self, block, x, ctx, mode):
+        from timm.layers import apply_rot_embed_cat
+        attn = block.attn
+        y = block.norm1(x)
+        batch, length, _ = y.shape
+        if attn.qkv is not None:
+            dim = attn.qkv.weight.shape[0] // 3
+            bias = None if attn.q_bias is None else torch.cat([attn.q_bias, attn.k_bias, attn.v_bias])
+            if mode == 'value':
+                v = F.linear(y, attn.qkv.weight[2 * dim:], None if bias is None else bias[2 * dim:])
+            else:
+                q, k, v = F.linear(y, attn.qkv.weight, bias).chunk(3, dim=-1)
+        else:
+            v = attn.v_proj(y)
+            if mode != 'value':
+                q, k = attn.q_proj(y), attn.k_proj(y)
+        if mode == 'value':
+            out = v
+        else:
+            def heads(t):
+                return t.reshape(batch, length, attn.num_heads, -1).transpose(1, 2)
+
+            s = attn.q_norm(heads(q)) if mode == 'qq' else attn.k_norm(heads(k))
+            rope = ctx.get('rope')
+            if rope is not None:
+                npt = attn.num_prefix_tokens
+                rotated = apply_rot_embed_cat(s[:, :, npt:], rope, half=attn.rotate_half)
+                s = torch.cat([s[:, :, :npt], rotated], dim=2).type_as(v)
+            out = F.scaled_dot_product_attention(s, s, heads(v))
+            out = out.transpose(1, 2).reshape(batch, length, -1)
+        out = attn.norm(out)
+        if attn.gate is not None:
+            out = out * attn.gate(y).sigmoid()
+        out = attn.proj(out)
+        if block.gamma_1 is not None:
+            out = block.gamma_1 * out
+        x = x + out
+        mlp = block.mlp(block.norm2(x))
+        if block.gamma_2 is not None:
+            mlp = block.gamma_2 * mlp
+        return x + mlp
+
+    def _project_tokens(self, tokens):
+        t = self.trunk
+        return self.visual.head(t.head(t.fc_norm(t.norm(tokens))))
+
+    def _pool(self, x):
+        return self.visual.head(self.trunk.forward_head(self.trunk.norm(x)))
+
+
+def wrap_image_tower(visual: nn.Module, **kwargs: Any) -> DenseCLIPTower:
+    """Wrap an open_clip image tower (``model.visual``) in its dense backend.
+
+    Args:
+        visual: open_clip ``VisionTransformer`` or ``TimmModel`` with an ``Eva`` trunk.
+        **kwargs: :class:`DenseCLIPTower` options (``pad_to_patch``,
+            ``window_size``, ``global_blocks``).
+    """
+    from open_clip.transformer import VisionTransformer
+    if isinstance(visual, VisionTransformer):
+        return OpenCLIPViTTower(visual, **kwargs)
+    trunk = getattr(visual, 'trunk', None)
+    if trunk is not None and type(trunk).__name__ == 'Eva':
+        return EvaViTTower(visual, **kwargs)
+    kind = type(trunk).__name__ if trunk is not None else type(visual).__name__
+    raise NotImplementedError(f'{kind} image towers are not supported: only CLIP ViTs '
+                              '(open_clip VisionTransformer, EVA02-CLIP via timm Eva)')

@@ -1,0 +1,192 @@
+"""Text side: prompt templates, the text tower, class-name embeddings and their file.
+
+The class-embedding file (written by :func:`save_class_embeddings` and
+``tools/build_text_embeddings.py``) is a ``torch.save``-d dict of tensors,
+lists and strings only, so the package's safe loader reads it:
+
+* ``names``: list of N class names (the keys; as in the dataset),
+* ``embeddings``: N x D float tensor, rows L2-normalised,
+* ``background``: D float tensor (L2-normalised embedding of the background prompt),
+* ``templates``: list of the prompt templates (``{}`` marks the class name),
+* ``model``: the CLIP model name the embeddings were made with.
+"""
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..utils.checkpoint import CheckpointError, load_checkpoint_file
+
+TemplatesType = Union[str, Sequence[str]]
+
+# Prompts for object detection: whole objects of any size, partly visible, in a scene.
+DETECTION_TEMPLATES = (
+    'a photo of a {}.',
+    'a photo of the {}.',
+    'a photo of one {}.',
+    'a photo of a small {}.',
+    'a photo of a large {}.',
+    'a cropped photo of a {}.',
+    'a close-up photo of a {}.',
+    'a photo of part of a {}.',
+    'a photo of a {} in the scene.',
+    'a blurry photo of a {}.',
+    'there is a {} in the scene.',
+    'an image that contains a {}.',
+)
+
+
+def _imagenet_templates() -> List[str]:
+    from open_clip import OPENAI_IMAGENET_TEMPLATES
+    return [template('{}') for template in OPENAI_IMAGENET_TEMPLATES]
+
+
+TEMPLATE_SETS = {
+    'single': lambda: ['a photo of a {}.'],
+    'imagenet80': _imagenet_templates,
+    'detection': lambda: list(DETECTION_TEMPLATES),
+}
+
+
+def get_templates(templates: TemplatesType = 'imagenet80') -> List[str]:
+    """A named template set (``single``, ``imagenet80``, ``detection``) or a list of
+    templates, each with one ``{}`` where the class name goes."""
+    if isinstance(templates, str):
+        if templates not in TEMPLATE_SETS:
+            raise ValueError(f'unknown template set {templates!r}; choose one of '
+                             f'{sorted(TEMPLATE_SETS)} or pass a list of strings with "{{}}"')
+        return TEMPLATE_SETS[templates]()
+    templates = list(templates)
+    bad = [t for t in templates if not isinstance(t, str) or t.count('{}') != 1]
+    if not templates or bad:
+        raise ValueError(f'templates must be strings with exactly one "{{}}"; bad: {bad[:3]}')
+    return templates
+
+
+def prompt_name(name: str) -> str:
+    """Class name as written in a prompt (LVIS-style underscores become spaces)."""
+    return name.replace('_', ' ').strip()
+
+
+class CLIPTextTower(nn.Module):
+    """open_clip's text tower with its tokenizer.
+
+    Args:
+        text: open_clip ``TextTransformer`` (state-dict keys ``text.*``).
+        tokenizer: callable turning a list of strings into ``N x context_length`` token ids.
+    """
+
+    def __init__(self, text: nn.Module, tokenizer: Callable):
+        super().__init__()
+        self.text = text
+        self.tokenizer = tokenizer
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.text.output_dim)
+
+    def encode_text(self, texts: Union[Sequence[str], torch.Tensor],
+                    normalize: bool = False) -> torch.Tensor:
+        """Strings (or token ids ``N x L``) -> text embeddings ``N x D``."""
+        if not isinstance(texts, torch.Tensor):
+            texts = self.tokenizer(list(texts))
+        device = next(self.text.parameters()).device
+        features = self.text(texts.to(device))
+        if isinstance(features, tuple):
+            features = features[0]
+        return F.normalize(features, dim=-1) if normalize else features
+
+    forward = encode_text
+
+
+@torch.no_grad()
+def build_class_embeddings(text_tower: CLIPTextTower, names: Sequence[str],
+                           templates: TemplatesType = 'imagenet80',
+                           batch_size: int = 256) -> torch.Tensor:
+    """Prompt-ensembled class embeddings.
+
+    Each class name is put into every template, the prompts are encoded and
+    L2-normalised, averaged over templates and normalised again.
+
+    Returns:
+        ``N x D`` float tensor (rows L2-normalised), in the order of ``names``.
+    """
+    names = list(names)
+    if not names:
+        raise ValueError('no class names given')
+    template_list = get_templates(templates)
+    prompts = [t.replace('{}', prompt_name(n)) for n in names for t in template_list]
+    chunks = [text_tower.encode_text(prompts[i:i + batch_size], normalize=True).float()
+              for i in range(0, len(prompts), batch_size)]
+    per_prompt = torch.cat(chunks).reshape(len(names), len(template_list), -1)
+    return F.normalize(per_prompt.mean(dim=1), dim=-1)
+
+
+@dataclass
+class ClassEmbeddings:
+    """Class-name embeddings keyed by name (see the module docstring for the file)."""
+    names: List[str]
+    embeddings: torch.Tensor
+    background: torch.Tensor
+    templates: List[str]
+    model: str
+
+    def select(self, names: Sequence[str]) -> torch.Tensor:
+        """Rows for ``names`` in that order (``len(names) x D``); raises naming absent classes."""
+        index = {n: i for i, n in enumerate(self.names)}
+        absent = [n for n in names if n not in index]
+        if absent:
+            raise KeyError(f'class names not in the embedding file: {absent[:10]}'
+                           f'{" ..." if len(absent) > 10 else ""} (it has {len(self.names)} classes, '
+                           f'e.g. {self.names[:5]})')
+        return self.embeddings[[index[n] for n in names]]
+
+    def to_dict(self) -> dict:
+        return dict(names=list(self.names), embeddings=self.embeddings.float().contiguous(),
+                    background=self.background.float().contiguous(), templates=list(self.templates),
+                    model=str(self.model))
+
+
+def make_class_embeddings(text_tower: CLIPTextTower, names: Sequence[str],
+                          templates: TemplatesType = 'imagenet80', background: str = 'background',
+                          model: str = '') -> ClassEmbeddings:
+    """Embeddings of ``names`` plus the ``background`` prompt's, ready to save."""
+    if len(set(names)) != len(names):
+        dups = sorted({n for n in names if list(names).count(n) > 1})
+        raise ValueError(f'duplicate class names: {dups[:10]}')
+    emb = build_class_embeddings(text_tower, names, templates)
+    bg = build_class_embeddings(text_tower, [background], templates)[0]
+    return ClassEmbeddings(list(names), emb, bg, get_templates(templates), model)
+
+
+def save_class_embeddings(path: str, embeddings: ClassEmbeddings) -> None:
+    """Write the class-embedding file (tensors, lists and strings only)."""
+    torch.save(embeddings.to_dict(), path)
+
+
+def load_class_embeddings(path: str, names: Optional[Sequence[str]] = None) -> ClassEmbeddings:
+    """Read a class-embedding file through the safe loader.
+
+    Args:
+        path: file written by :func:`save_class_embeddings`.
+        names: if given, keep only these classes, in this order (raises on absent ones).
+    """
+    data = load_checkpoint_file(path)
+    required = ('names', 'embeddings', 'background')
+    if not isinstance(data, dict) or any(k not in data for k in required):
+        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise CheckpointError(f'{path!r} is not a class-embedding file: it needs {required}, '
+                              f'has {keys}')
+    emb = data['embeddings']
+    if emb.dim() != 2 or emb.shape[0] != len(data['names']) or data['background'].shape != emb.shape[1:]:
+        raise CheckpointError(f'{path!r}: embeddings {tuple(emb.shape)}, background '
+                              f'{tuple(data["background"].shape)} and {len(data["names"])} names '
+                              'do not fit together')
+    result = ClassEmbeddings(list(data['names']), emb.float(), data['background'].float(),
+                             list(data.get('templates', [])), str(data.get('model', '')))
+    if names is not None:
+        result = ClassEmbeddings(list(names), result.select(names), result.background,
+                                 result.templates, result.model)
+    return result

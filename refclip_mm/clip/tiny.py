@@ -1,0 +1,82 @@
+"""Tiny CLIP architectures for tests, the demo and benchmarks' smoke runs.
+
+Both are complete open_clip architecture dicts (as accepted by
+:func:`refclip_mm.clip.build_clip`): random weights, a few thousand to a few
+hundred thousand parameters per tower, patch size 8, native input 32 px.
+
+* :data:`TINY_OPENAI_ARCH`: the OpenAI-style ViT of open_clip
+  (``VisionTransformer``: class token, learned absolute positions, QuickGELU).
+* :data:`TINY_EVA_ARCH`: an EVA02-CLIP-style ViT built by timm's ``Eva``
+  (rotary positions, SwiGLU MLP with sub-LN, separate q/k/v projections), the
+  same block structure as open_clip's ``EVA02-B-16``. Its timm model name,
+  :data:`TINY_EVA_TIMM_NAME`, is registered with timm when this module is
+  imported.
+
+Their text towers use the real CLIP tokenizer vocabulary (49408 tokens) with a
+short context, so prompts can be encoded with open_clip's tokenizer.
+"""
+import copy
+from typing import Any, Dict
+
+from timm.models import register_model
+from timm.models.eva import Eva
+
+TINY_EVA_TIMM_NAME = 'refclip_tiny_eva02_clip_patch8'
+
+_TINY_TEXT_CFG = dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=2)
+
+TINY_OPENAI_ARCH: Dict[str, Any] = dict(
+    embed_dim=32,
+    quick_gelu=True,
+    vision_cfg=dict(image_size=32, layers=3, width=64, head_width=16, patch_size=8),
+    text_cfg=dict(_TINY_TEXT_CFG),
+)
+
+TINY_EVA_ARCH: Dict[str, Any] = dict(
+    embed_dim=32,
+    vision_cfg=dict(image_size=32, timm_model_name=TINY_EVA_TIMM_NAME, timm_model_pretrained=False,
+                    timm_pool='token', timm_proj=None),
+    text_cfg=dict(_TINY_TEXT_CFG),
+    custom_text=True,
+)
+
+
+def tiny_arch(kind: str = 'openai') -> Dict[str, Any]:
+    """A fresh copy of :data:`TINY_OPENAI_ARCH` (``'openai'``) or :data:`TINY_EVA_ARCH` (``'eva'``)."""
+    archs = {'openai': TINY_OPENAI_ARCH, 'eva': TINY_EVA_ARCH}
+    if kind not in archs:
+        raise ValueError(f'unknown tiny arch {kind!r}; choose one of {sorted(archs)}')
+    return copy.deepcopy(archs[kind])
+
+
+@register_model
+def refclip_tiny_eva02_clip_patch8(pretrained: bool = False, **kwargs: Any) -> Eva:
+    """timm entry point of the tiny EVA02-CLIP-style tower (64 wide, 3 blocks, patch 8, 32 px)."""
+    if pretrained:
+        raise ValueError(f'{TINY_EVA_TIMM_NAME} has no pretrained weights')
+    for key in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir'):
+        kwargs.pop(key, None)
+    args = dict(img_size=32, patch_size=8, embed_dim=64, depth=3, num_heads=4, qkv_fused=False,
+                mlp_ratio=4 * 2 / 3, swiglu_mlp=True, scale_mlp=True, scale_attn_inner=True,
+                use_rot_pos_emb=True, ref_feat_shape=(4, 4), global_pool='token')
+    args.update(kwargs)
+    return Eva(**args)
+
+
+def make_tiny_clip(kind: str = 'openai', seed: int = 0):
+    """open_clip's own model (``CLIP``/``CustomTextCLIP``) for a tiny arch, seeded random weights, eval mode."""
+    import open_clip
+    import torch
+    arch = tiny_arch(kind)
+    cls = open_clip.CustomTextCLIP if arch.pop('custom_text', False) else open_clip.CLIP
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return cls(**arch).eval()
+
+
+def save_tiny_clip(path: str, kind: str = 'openai', seed: int = 0):
+    """Write an open_clip-format weight file of a tiny tower; returns the open_clip model."""
+    import torch
+    model = make_tiny_clip(kind, seed)
+    torch.save(model.state_dict(), path)
+    return model

@@ -1,0 +1,80 @@
+"""Prompt templates, class embeddings and the class-embedding file."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from refclip_mm.clip import (ClassEmbeddings, build_class_embeddings, build_text_tower,
+                             get_class_names, get_templates, load_class_embeddings,
+                             make_class_embeddings, save_class_embeddings, tiny_arch)
+from refclip_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
+
+
+@pytest.fixture(scope='module')
+def text_tower(weights):
+    path, _ = weights('openai')
+    return build_text_tower(tiny_arch('openai'), path)
+
+
+def test_template_sets():
+    assert get_templates('single') == ['a photo of a {}.']
+    imagenet = get_templates('imagenet80')
+    assert len(imagenet) == 80 and all(t.count('{}') == 1 for t in imagenet)
+    detection = get_templates('detection')
+    assert len(detection) >= 10 and all(t.count('{}') == 1 for t in detection)
+    assert get_templates(['a {} here.']) == ['a {} here.']
+    with pytest.raises(ValueError, match='unknown template set'):
+        get_templates('imagenet81')
+    with pytest.raises(ValueError, match='exactly one'):
+        get_templates(['no placeholder'])
+
+
+def test_class_embeddings_are_template_averages(text_tower):
+    names = ['dog', 'traffic_light']
+    emb = build_class_embeddings(text_tower, names, 'detection', batch_size=5)
+    assert emb.shape == (2, 32)
+    assert torch.allclose(emb.norm(dim=-1), torch.ones(2), atol=1e-5)
+    templates = get_templates('detection')
+    prompts = [t.replace('{}', 'traffic light') for t in templates]
+    with torch.no_grad():
+        manual = F.normalize(text_tower.encode_text(prompts, normalize=True).mean(0), dim=0)
+    assert torch.allclose(emb[1], manual, atol=1e-5)
+    single = build_class_embeddings(text_tower, names, 'single')
+    assert not torch.allclose(single, emb, atol=1e-3)
+
+
+def test_file_roundtrip_through_safe_loader(text_tower, tmp_path):
+    made = make_class_embeddings(text_tower, ['cat', 'dog', 'bird'], 'single', model='tiny')
+    path = str(tmp_path / 'emb.pth')
+    save_class_embeddings(path, made)
+    raw = load_checkpoint_file(path)
+    assert raw['names'] == ['cat', 'dog', 'bird'] and raw['model'] == 'tiny'
+    assert raw['embeddings'].shape == (3, 32) and raw['background'].shape == (32, )
+    loaded = load_class_embeddings(path)
+    assert torch.equal(loaded.embeddings, made.embeddings)
+    assert torch.allclose(loaded.background.norm(), torch.tensor(1.0), atol=1e-5)
+    subset = load_class_embeddings(path, names=['bird', 'cat'])
+    assert torch.equal(subset.embeddings, made.embeddings[[2, 0]])
+    with pytest.raises(KeyError, match=r"\['horse'\]"):
+        loaded.select(['cat', 'horse'])
+    with pytest.raises(ValueError, match='duplicate'):
+        make_class_embeddings(text_tower, ['cat', 'cat'])
+
+
+def test_bad_embedding_files(tmp_path):
+    path = tmp_path / 'bad.pth'
+    torch.save({'names': ['a']}, path)
+    with pytest.raises(CheckpointError, match='not a class-embedding file'):
+        load_class_embeddings(str(path))
+    torch.save(ClassEmbeddings(['a', 'b'], torch.zeros(3, 4), torch.zeros(4), [], 'm').to_dict(), path)
+    with pytest.raises(CheckpointError, match='do not fit'):
+        load_class_embeddings(str(path))
+
+
+def test_builtin_class_lists():
+    coco, ade = get_class_names('coco'), get_class_names('ade20k')
+    assert len(coco) == 80 and coco[0] == 'person'
+    assert len(ade) == 150 and ade[0] == 'wall'
+    assert len(get_class_names('lvis')) == 1203
+    assert 'background' not in get_class_names('pascal_voc20')
+    with pytest.raises(ValueError, match='no builtin class list'):
+        get_class_names('imagenet-22k')
