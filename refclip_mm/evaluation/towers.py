@@ -21,7 +21,8 @@ Examples: ``clip=ViT-B-16@/ckpt/openai.pt``, ``ours=configs/rla/x.py@work_dirs/x
 """
 import os.path as osp
 from dataclasses import dataclass
-from typing import Optional, Tuple
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -148,3 +149,38 @@ def size_for(tower: DenseTower, size: int) -> Tuple[int, int]:
                          f'{tower.name!r}; use {size // patch * patch or patch} or '
                          f'{(size // patch + 1) * patch}')
     return size, size
+
+
+@torch.no_grad()
+def extract_dense_maps(tower: DenseTower, image_paths: Sequence[str], img_size: int,
+                       batch_size: int = 8, device: str = 'cpu', progress: bool = True,
+                       store_dtype: torch.dtype = torch.float16
+                       ) -> Tuple[List[torch.Tensor], Dict[str, float]]:
+    """Dense maps of images read from disk, resized to ``img_size x img_size``.
+
+    Returns:
+        per image a ``D x h x w`` map (CPU, ``store_dtype``) and the seconds spent
+        reading images (``load``) and in the tower (``forward``).
+    """
+    from mmengine.utils import ProgressBar
+    size_for(tower, img_size)
+    tower.module.to(device)
+    maps: List[torch.Tensor] = []
+    timings = dict(load=0.0, forward=0.0)
+    bar = ProgressBar(len(image_paths)) if progress else None
+    for start in range(0, len(image_paths), batch_size):
+        paths = image_paths[start:start + batch_size]
+        t0 = time.perf_counter()
+        images = normalize_images(np.stack([load_rgb(p, img_size) for p in paths])).to(device)
+        t1 = time.perf_counter()
+        dense = tower.fn(images)
+        maps.extend(d.to('cpu', store_dtype) for d in dense)
+        t2 = time.perf_counter()
+        timings['load'] += t1 - t0
+        timings['forward'] += t2 - t1
+        if bar is not None:
+            for _ in paths:
+                bar.update()
+    if bar is not None:
+        print()
+    return maps, timings
