@@ -1,0 +1,57 @@
+"""DenseVisualizationHook inside real (tiny) training runs."""
+import glob
+import os.path as osp
+
+import cv2
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from refclip_mm.evaluation import panel_size
+from refclip_mm.hooks.dense_visualization_hook import DenseVisualizationHook  # noqa: F401
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO_SEG = osp.join(REPO, 'configs', 'demo', 'fcn_clipvit-tiny_200i_synthetic-64.py')
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _short(cfg, work_dir, iters):
+    cfg.work_dir = str(work_dir)
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.pop('val_interval', None)
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1000)
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+def test_hook_on_a_segmentor_backbone_with_image_paths(synthetic_root, tmp_path):
+    cfg = Config.fromfile(DEMO_SEG)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.data_root = synthetic_root
+    cfg.train_dataloader.batch_size = 2
+    cfg = _short(cfg, tmp_path, 1)
+    images = sorted(glob.glob(osp.join(synthetic_root, 'images', 'val', '*.jpg')))[:1]
+    cfg.custom_hooks = [dict(type='DenseVisualizationHook', interval=1, dense_attrs=['backbone'],
+                             names=['CLIPViT'], image_paths=images, img_size=48, cell=40,
+                             draw_at_start=False)]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    saved = glob.glob(osp.join(str(tmp_path), 'dense_vis', '*.png'))
+    assert [osp.basename(p) for p in saved] == ['dense_features_iter_1.png']
+    assert cv2.imread(saved[0]).shape == panel_size(1, 40) + (3, )
+
+
+def test_hook_arguments_are_checked():
+    with pytest.raises(ValueError, match='one title per dense_attrs entry'):
+        DenseVisualizationHook(dense_attrs=['a', 'b'], names=['x'])
+    with pytest.raises(ValueError, match='interval must be a positive'):
+        DenseVisualizationHook(interval=0)
