@@ -6,7 +6,7 @@ import torch.nn.functional as F
 import refclip_mm  # noqa: F401  (registers the modules)
 from refclip_mm.models.losses import (SCDLoss, auto_block_rows, correlation_agreement, scd_loss,
                                       scd_loss_reference)
-from refclip_mm.models.losses.scd_loss import _BlockwiseSCD
+from refclip_mm.models.losses.scd import _BlockwiseSCD
 from refclip_mm.registry import MODELS
 
 
