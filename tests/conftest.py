@@ -26,7 +26,7 @@ def _run_python(args, cwd=None, env=None, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def run_python():
     """``run_python(args, cwd=None, env=None)``: run this interpreter in a fresh process."""
     return _run_python

@@ -1,2 +1,5 @@
 """Models: CLIP backbones, Refiner, losses, training models, detector and segmentor parts."""
-from . import backbones  # noqa: F401
+from . import backbones, losses, trainers  # noqa: F401
+from .frozen import FrozenModule
+
+__all__ = ['FrozenModule']

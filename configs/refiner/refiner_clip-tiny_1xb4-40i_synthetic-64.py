@@ -1,0 +1,44 @@
+# Tiny stage-1 config for the demo and tests: a randomly initialised 3-block CLIP ViT
+# (refclip_mm.clip.tiny.TINY_OPENAI_ARCH, patch 8) on 64 px synthetic scenes.
+# Data: python tools/make_synthetic_data.py data/demo
+_base_ = ['../_base_/default_runtime.py']
+image_size = 64
+data_root = 'data/demo/'
+tiny_clip = dict(
+    embed_dim=32,
+    quick_gelu=True,
+    vision_cfg=dict(image_size=32, layers=3, width=64, head_width=16, patch_size=8),
+    text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=2))
+model = dict(
+    type='RefinerTrainer',
+    clip_model=tiny_clip,
+    pretrained=None,
+    refiner=dict(type='Refiner', depth=2, num_heads=4, mlp_ratio=2.0),
+    num_boxes=3,
+    grid_size=4,
+    loss_dense=dict(type='DenseInfoNCELoss', tau=0.2),
+    loss_scd=dict(type='SCDLoss', tau=0.2, loss_weight=0.4))
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    collate_fn=dict(type='pseudo_collate'),
+    dataset=dict(
+        type='UnlabeledImageDataset',
+        data_root=data_root,
+        data_prefix=dict(img='images/train'),
+        pipeline=[
+            dict(type='LoadImageChecked', on_unreadable='raise'),
+            dict(type='ResizeLongestSidePad', size=image_size),
+            dict(type='PackImageInputs'),
+        ]))
+optim_wrapper = dict(
+    type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05))
+param_scheduler = [dict(type='CosineAnnealingLR', T_max=40, by_epoch=False, begin=0, end=40)]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=40)
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=10),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=20, max_keep_ckpts=2))
+log_processor = dict(window_size=10, by_epoch=False)
+env_cfg = dict(dist_cfg=dict(backend='gloo'))

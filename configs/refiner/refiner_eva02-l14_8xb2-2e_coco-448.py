@@ -1,0 +1,5 @@
+# Stage 1 on a frozen EVA02-CLIP-L/14 (open_clip 'EVA02-L-14'); Refiner width 768.
+_base_ = ['./refiner_vit-l14-openai_8xb2-2e_coco-448.py']
+clip_model = 'EVA02-L-14'
+clip_pretrained = 'checkpoints/EVA02_CLIP_L_psz14_s4B.pt'
+model = dict(clip_model=clip_model, pretrained=clip_pretrained)

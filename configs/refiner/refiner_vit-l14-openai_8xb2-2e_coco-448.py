@@ -1,0 +1,6 @@
+# Stage 1 on a frozen OpenAI CLIP ViT-L/14 (448 px = 32 x 32 tokens); Refiner width 768.
+_base_ = ['./refiner_vit-b16-openai_8xb2-2e_coco-448.py']
+clip_model = 'ViT-L-14-quickgelu'  # OpenAI weights use QuickGELU
+clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'
+model = dict(clip_model=clip_model, pretrained=clip_pretrained,
+             refiner=dict(type='Refiner', depth=2, num_heads=12, mlp_ratio=4.0))

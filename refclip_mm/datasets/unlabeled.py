@@ -1,0 +1,59 @@
+"""Unlabeled images for stage-1 (Refiner) training: a folder, or the images of a COCO file."""
+import json
+import os
+import os.path as osp
+from typing import List, Optional, Sequence
+
+from mmengine.dataset import BaseDataset
+
+from ..registry import DATASETS
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+
+
+@DATASETS.register_module()
+class UnlabeledImageDataset(BaseDataset):
+    """Images without labels.
+
+    Either every image under ``data_prefix['img']`` (recursively, sorted), or,
+    with ``ann_file`` (a COCO-format json), the images it lists, found under
+    ``data_prefix['img']``.
+
+    Args:
+        ann_file: optional COCO json (relative to ``data_root``); '' for a folder.
+        data_root: root folder.
+        data_prefix: ``dict(img='train2017/')``: the image folder.
+        extensions: file suffixes taken from a folder.
+        pipeline: transforms (see :mod:`refclip_mm.datasets.transforms`).
+        max_images: keep only the first N images (None: all).
+    """
+    METAINFO = dict(classes=())
+
+    def __init__(self, ann_file: str = '', data_root: str = '',
+                 data_prefix: dict = dict(img=''), extensions: Sequence[str] = IMAGE_EXTENSIONS,
+                 pipeline: Sequence[dict] = (), max_images: Optional[int] = None, **kwargs):
+        self.extensions = tuple(e.lower() for e in extensions)
+        self.max_images = max_images
+        super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix,
+                         pipeline=list(pipeline), **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        folder = self.data_prefix.get('img', '')
+        if self.ann_file:
+            if not osp.isfile(self.ann_file):
+                raise FileNotFoundError(f'annotation file not found: {self.ann_file!r}')
+            with open(self.ann_file) as f:
+                images = json.load(f).get('images')
+            if not images:
+                raise ValueError(f'{self.ann_file!r} has no "images" entries')
+            paths = [osp.join(folder, image['file_name']) for image in images]
+        else:
+            if not osp.isdir(folder):
+                raise FileNotFoundError(f'image folder not found: {folder!r}')
+            paths = sorted(osp.join(root, name) for root, _, names in os.walk(folder)
+                           for name in names if name.lower().endswith(self.extensions))
+            if not paths:
+                raise ValueError(f'no images with suffix {self.extensions} under {folder!r}')
+        if self.max_images is not None:
+            paths = paths[:self.max_images]
+        return [dict(img_path=path) for path in paths]

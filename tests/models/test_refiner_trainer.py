@@ -1,0 +1,90 @@
+"""Stage-1 model: boxes, crops, losses, frozen tower, learning on a fixed batch."""
+import pytest
+import torch
+
+from refclip_mm.clip import TINY_OPENAI_ARCH
+from refclip_mm.models.trainers import RefinerTrainer, sample_local_boxes
+
+
+def tiny_trainer(**kwargs):
+    torch.manual_seed(0)
+    return RefinerTrainer(clip_model=TINY_OPENAI_ARCH, grid_size=4,
+                          refiner=dict(type='Refiner', depth=2, num_heads=4, mlp_ratio=2.0),
+                          **kwargs)
+
+
+def test_boxes_lie_in_the_valid_region_with_the_asked_area_and_aspect():
+    g = torch.Generator().manual_seed(0)
+    rois = sample_local_boxes([(40, 64), (64, 30)], 200, generator=g)
+    assert rois.shape == (400, 5)
+    for index, (h, w) in enumerate([(40, 64), (64, 30)]):
+        r = rois[rois[:, 0] == index]
+        assert (r[:, 1] >= 0).all() and (r[:, 2] >= 0).all()
+        assert (r[:, 3] <= w + 1e-4).all() and (r[:, 4] <= h + 1e-4).all()
+        bw, bh = r[:, 3] - r[:, 1], r[:, 4] - r[:, 2]
+        area = bw * bh / (h * w)
+        assert area.max() <= 0.5 + 1e-4
+        unclipped = (bw < w - 1e-3) & (bh < h - 1e-3)
+        assert (area[unclipped] >= 0.25 - 1e-4).all()
+        aspect = (bw / bh)[unclipped]
+        assert aspect.min() >= 2 / 3 - 1e-4 and aspect.max() <= 3 / 2 + 1e-4
+
+
+def test_crops_are_the_box_contents_resized():
+    model = tiny_trainer()
+    images = torch.zeros(1, 3, 32, 32)
+    images[:, :, 8:24, 0:16] = 1.0  # a bright 16 x 16 square
+    crops = model.crops(images, torch.tensor([[0., 0., 8., 16., 24.]]))
+    assert crops.shape == (1, 3, 32, 32)
+    assert torch.allclose(crops[:, :, 2:-2, 2:-2], torch.ones(1, 3, 28, 28))
+
+
+def test_loss_terms_and_frozen_tower():
+    model = tiny_trainer()
+    images = torch.randn(2, 3, 64, 64)
+    losses = model.loss(images)
+    assert {'loss_dense', 'loss_scd', 'token_cos', 'token_cos_frozen'} <= set(losses)
+    assert all(torch.isfinite(v) for v in losses.values())
+    # an untrained Refiner is the identity: student tokens are the frozen tokens
+    assert losses['token_cos'].item() == pytest.approx(losses['token_cos_frozen'].item(), abs=1e-5)
+    assert all(k.startswith('refiner.') for k in model.state_dict())
+    assert not any(p is q for p in model.parameters() for q in model.tower.module.parameters())
+
+
+def test_training_lowers_the_loss_and_never_touches_clip():
+    model = tiny_trainer()
+    before = model.tower.checksum()
+    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
+
+    def total(seed):
+        torch.manual_seed(seed)  # same boxes every time
+        losses = model.loss(images)
+        return losses['loss_dense'] + losses['loss_scd']
+    with torch.no_grad():
+        start = total(0).item()
+    for _ in range(12):
+        opt.zero_grad()
+        total(0).backward()
+        opt.step()
+    with torch.no_grad():
+        end = total(0).item()
+    assert end < start - 0.05, (start, end)
+    assert model.tower.checksum() == before
+    dense = model.clip_dense(images)
+    assert not torch.allclose(model.refiner(dense), dense, atol=1e-4)
+
+
+def test_refiner_width_must_match_the_tower():
+    with pytest.raises(ValueError, match='refiner dim 48 does not match'):
+        tiny_trainer().__class__(clip_model=TINY_OPENAI_ARCH,
+                                 refiner=dict(type='Refiner', dim=48, num_heads=4))
+
+
+def test_contaminant_filter_compares_boxes_of_other_images():
+    model = tiny_trainer(filter_contaminants=True)
+    losses = model.loss(torch.randn(2, 3, 64, 64))
+    assert 0.0 < losses['kept_targets'].item() < 1.0
+    assert torch.isfinite(losses['loss_dense'])
+    with pytest.raises(ValueError, match='at least 2 images'):
+        model.loss(torch.randn(1, 3, 64, 64))

@@ -1,0 +1,28 @@
+"""Export the Refiner of a stage-1 checkpoint as a standalone file.
+
+    python tools/export_refiner.py work_dirs/<stage1>/iter_N.pth refiner.pth
+
+The output is what ``RefinerBackbone(refiner_checkpoint=...)`` and the stage-2
+SCD hook (``refiner=...``) load. The frozen CLIP tower is not in it: point
+those configs at the same CLIP weights used in stage 1.
+"""
+import argparse
+
+from refclip_mm.models.backbones.refiner_backbone import export_refiner
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Export a trained Refiner')
+    parser.add_argument('checkpoint', help='stage-1 training checkpoint')
+    parser.add_argument('out', help='output .pth file')
+    args = parser.parse_args(argv)
+    meta = export_refiner(args.checkpoint, args.out)
+    cfg = meta['refiner_cfg']
+    print(f'wrote {args.out}: Refiner dim={cfg["dim"]} depth={cfg["depth"]} '
+          f'heads={cfg.get("num_heads", "?")} (trained on {meta["clip_model"]!r}, '
+          f'{meta["token_space"]} tokens, iteration {meta["iter"]})')
+    return meta
+
+
+if __name__ == '__main__':
+    main()
