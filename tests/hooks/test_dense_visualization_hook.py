@@ -9,9 +9,10 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from refclip_mm.evaluation import panel_size
-from refclip_mm.hooks.dense_visualization_hook import DenseVisualizationHook  # noqa: F401
+from refclip_mm.hooks.dense_visualization_hook import DenseVisualizationHook
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+STAGE1 = osp.join(REPO, 'configs', 'refiner', 'refiner_clip-tiny_1xb4-40i_synthetic-64.py')
 DEMO_SEG = osp.join(REPO, 'configs', 'demo', 'fcn_clipvit-tiny_200i_synthetic-64.py')
 
 
@@ -31,6 +32,28 @@ def _short(cfg, work_dir, iters):
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1000)
     cfg.log_level = 'WARNING'
     return cfg
+
+
+def test_hook_draws_during_tiny_stage1_training(synthetic_root, tmp_path):
+    cfg = Config.fromfile(STAGE1)
+    cfg.train_dataloader.dataset.data_root = synthetic_root
+    cfg = _short(cfg, tmp_path, 4)
+    cfg.custom_hooks = [dict(type='DenseVisualizationHook', interval=2, num_images=2, cell=48,
+                             num_clusters=4)]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 4 and runner.model.training
+    saved = sorted(glob.glob(osp.join(str(tmp_path), 'dense_vis', '*.png')))
+    assert [osp.basename(p) for p in saved] == [
+        'dense_features_iter_0.png', 'dense_features_iter_2.png', 'dense_features_iter_4.png']
+    height, width = panel_size(1, 48)
+    image = cv2.imread(saved[-1])
+    assert image.shape == (2 * height + 4, width, 3)     # two images stacked, one tower column
+    # the visualizer's LocalVisBackend received the same pictures
+    logged = glob.glob(osp.join(str(tmp_path), '*', 'vis_data', 'vis_image', 'dense_features_*.png'))
+    assert len(logged) == 3
+    hook = next(h for h in runner.hooks if isinstance(h, DenseVisualizationHook))
+    assert hook.last_path == saved[-1] and hook.last_panel.shape == image.shape
 
 
 def test_hook_on_a_segmentor_backbone_with_image_paths(synthetic_root, tmp_path):
