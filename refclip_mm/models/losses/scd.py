@@ -137,7 +137,7 @@ def _scd_block(q: torch.Tensor, key: torch.Tensor, t_rows: torch.Tensor, t_all: 
 
 def auto_block_rows(batch: int, num_tokens: int, block_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
     """Rows per block so that one ``batch x rows x num_tokens`` fp32 block is ~``block_bytes``."""
-    return int(max(1, min(num_tokens, block_bytes // (4 * batch * num_tokens))))
+    return int(max(1, min(num_tokens, block_bytes // max(1, 4 * batch * num_tokens))))
 
 
 class _BlockwiseSCD(torch.autograd.Function):
@@ -201,9 +201,9 @@ def scd_loss(student: torch.Tensor, target: torch.Tensor, tau: float = 0.2,
     else:
         raise ValueError(f'block_size must be a positive number of rows or None, got {block_size}')
     s, t = _prepare(student, target, normalize)
-    if num == 0 or batch == 0:
+    if num == 0 or batch == 0:  # no boxes: a zero that keeps the graph
         return s.sum() * 0.0
-    return _BlockwiseSCD.apply(s, s.detach(), t, tau, max(rows, 1))
+    return _BlockwiseSCD.apply(s, s.detach(), t, tau, rows)
 
 
 @torch.no_grad()
@@ -221,10 +221,12 @@ def correlation_agreement(student: torch.Tensor, target: torch.Tensor,
         block_size: rows per block (``None``: automatic).
 
     Returns:
-        scalar fp32 tensor in ``[-1, 1]``.
+        scalar fp32 tensor in ``[-1, 1]``; NaN when there are no items (``B = 0``).
     """
     check_token_pair(student, target)
     batch, num, _ = student.shape
+    if batch == 0:
+        return student.new_full((), float('nan'), dtype=torch.float32)
     if num < 3:
         raise ValueError(f'correlation_agreement needs at least 3 tokens per item, got N={num}')
     s, t = _prepare(student, target, normalize=True)

@@ -136,6 +136,17 @@ def test_without_normalisation_matches_reference():
     assert torch.allclose(grad, ref_grad, rtol=1e-4, atol=1e-6 * ref_grad.abs().max())
 
 
+def test_zero_boxes_give_zero_loss_with_graph():
+    student = torch.zeros(0, 196, 8, requires_grad=True)
+    loss = SCDLoss()(student, torch.zeros(0, 196, 8))
+    assert loss.item() == 0.0 and loss.requires_grad
+    loss.backward()
+    assert student.grad.shape == (0, 196, 8)
+    assert torch.isnan(correlation_agreement(student, torch.zeros(0, 196, 8)))
+    with pytest.raises(ValueError, match='at least 3 tokens'):
+        correlation_agreement(torch.randn(2, 2, 4), torch.randn(2, 2, 4))
+
+
 def test_auto_block_rows_respects_budget():
     assert auto_block_rows(2, 4096) == 256  # 8 MiB of fp32 per B x rows x N block
     assert auto_block_rows(320, 196) * 320 * 196 * 4 <= 8 * 2**20
