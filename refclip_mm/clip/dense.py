@@ -89,7 +89,7 @@ class DenseCLIPTower(nn.Module):
             non-overlapping ``window_size x window_size`` token windows (the
             CLS token joins every window and its outputs are averaged; the
             grid is zero-padded to whole windows and padded keys are masked).
-            The last block of the dense path always runs globally.
+            In ``qq``/``kk`` modes the last block of the dense path attends globally.
         global_blocks: block indices that keep global attention.
     """
 
