@@ -14,6 +14,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import refclip_mm  # noqa: F401  (registers modules, installs the safe checkpoint loader)
+from refclip_mm.utils.distributed import prepare_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -71,6 +72,7 @@ def build_config(args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_config(args)
+    prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

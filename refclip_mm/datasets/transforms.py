@@ -59,8 +59,9 @@ class ResizeLongestSidePad(BaseTransform):
     """Resize so the longest side is ``size`` (aspect kept), pad bottom/right to ``size x size``.
 
     Adds ``valid_shape`` (h, w) of the image inside the padded square,
-    ``scale_factor`` and ``pad_shape``. Padding uses the CLIP mean colour, so
-    it becomes zero after normalisation.
+    ``scale_factor`` and ``pad_shape``; rescales ``boxes`` (``K x 4`` pixels)
+    when present. Padding uses the CLIP mean colour, so it becomes zero after
+    normalisation.
 
     Args:
         size: side of the square output.
@@ -82,6 +83,9 @@ class ResizeLongestSidePad(BaseTransform):
         padded[:new_h, :new_w] = img
         results.update(img=padded, img_shape=(self.size, self.size), pad_shape=(self.size, self.size),
                        valid_shape=(new_h, new_w), scale_factor=(new_w / w, new_h / h))
+        if 'boxes' in results:
+            scale = np.array([new_w / w, new_h / h] * 2, np.float32)
+            results['boxes'] = results['boxes'] * scale
         return results
 
 
@@ -90,7 +94,8 @@ class PackImageInputs(BaseTransform):
     """Pack ``img`` as a ``3 x H x W`` uint8 tensor and the metadata as a data sample.
 
     Output: ``dict(inputs=tensor, data_samples=BaseDataElement(metainfo=...))``
-    with ``meta_keys`` copied into the sample's metainfo.
+    with ``meta_keys`` copied into the sample's metainfo, and ``boxes``
+    (``K x 4`` float tensor, pixels of the packed image) as a data field when present.
     """
 
     def __init__(self, meta_keys: Sequence[str] = ('img_path', 'ori_shape', 'img_shape',
@@ -100,4 +105,7 @@ class PackImageInputs(BaseTransform):
     def transform(self, results: dict) -> dict:
         img = np.ascontiguousarray(results['img'].transpose(2, 0, 1))
         meta = {k: results[k] for k in self.meta_keys if k in results}
-        return dict(inputs=torch.from_numpy(img), data_samples=BaseDataElement(metainfo=meta))
+        sample = BaseDataElement(metainfo=meta)
+        if 'boxes' in results:
+            sample.boxes = torch.as_tensor(np.asarray(results['boxes'], np.float32)).reshape(-1, 4)
+        return dict(inputs=torch.from_numpy(img), data_samples=sample)

@@ -1,0 +1,6 @@
+# SC-RLA: regionclip + Spatial Correlation Distillation from the frozen initial tower.
+_base_ = ['./regionclip_vit-l14-openai_8xb2-6e_coco-896.py']
+custom_hooks = [
+    dict(type='SCDDistillHook', refiner=None, level='region', grid_size=14, tau=0.2,
+         loss_weight=0.4, start_ratio=0.1),
+]

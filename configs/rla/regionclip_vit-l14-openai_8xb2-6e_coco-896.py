@@ -1,0 +1,26 @@
+# Stage 2, RLA only: regionclip fine-tuning of ViT-L-14-quickgelu (METHOD.md section 5).
+# Edit: clip_pretrained (local weights), data_root, the concept embeddings (tools/build_concepts.py + tools/build_text_embeddings.py).
+_base_ = [
+    '../_base_/datasets/coco_rla_patches_1024.py',
+    '../_base_/schedules/rla_6e.py',
+    '../_base_/default_runtime.py',
+]
+image_size = 896  # a multiple of the patch size 14
+train_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadImageChecked', on_unreadable='raise'),
+    dict(type='ResizeLongestSidePad', size=896),
+    dict(type='RandomGridBoxes', max_split=6, max_boxes=20),
+    dict(type='PackImageInputs'),
+]))
+clip_model = 'ViT-L-14-quickgelu'
+clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'
+model = dict(
+    type='RLATrainer',
+    clip_model=clip_model,
+    pretrained=clip_pretrained,
+    loss_rla=dict(type='RegionCLIPLoss'),
+    concepts='data/coco/annotations/concepts_train2017_embeddings.pth',
+    dense_mode='value',
+    crop_enlarge=1.0,
+    grad_checkpointing=True)
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))

@@ -1,0 +1,98 @@
+"""Stage-2 model: frozen parts, CLIPSelf / RegionCLIP losses, the loss-term extension point."""
+import pytest
+import torch
+from mmengine.structures import BaseDataElement
+
+from refclip_mm.clip import TINY_OPENAI_ARCH, build_clip, make_class_embeddings, save_class_embeddings
+from refclip_mm.models.trainers import RLATrainer
+
+
+def samples(num_images, boxes):
+    out = []
+    for i in range(num_images):
+        sample = BaseDataElement(metainfo=dict(img_path=f'img{i}.jpg'))
+        sample.boxes = torch.as_tensor(boxes, dtype=torch.float32)
+        out.append(sample)
+    return out
+
+
+BOXES = [[0, 0, 32, 32], [32, 0, 64, 32], [0, 32, 64, 64]]
+
+
+def tiny(**kwargs):
+    torch.manual_seed(0)
+    return RLATrainer(clip_model=TINY_OPENAI_ARCH, **kwargs)
+
+
+def test_only_the_blocks_train_and_the_initial_tower_is_not_a_submodule():
+    model = tiny()
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all('.resblocks.' in n for n in trainable)
+    assert all(k.startswith('student.') for k in model.state_dict())
+    assert model.teacher_input_size == 32  # the tiny tower's native size
+
+
+def test_clipself_step_trains_the_student_toward_the_teacher_crops():
+    model = tiny()
+    initial = model.initial_tower.checksum()
+    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    batch = samples(2, BOXES)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    first = model.loss(images, batch)
+    assert set(first) == {'loss_clipself', 'region_cos'}
+    for _ in range(10):
+        opt.zero_grad()
+        model.loss(images, batch)['loss_clipself'].backward()
+        opt.step()
+    last = model.loss(images, batch)
+    assert last['loss_clipself'] < first['loss_clipself']
+    assert model.initial_tower.checksum() == initial
+
+
+def test_teacher_crops_enlarge_around_the_box_and_stay_inside():
+    model = tiny(crop_enlarge=1.5)
+    images = torch.zeros(1, 3, 64, 64)
+    images[:, :, 16:48, 16:48] = 1.0
+    rois = torch.tensor([[0., 24., 24., 40., 40.]])  # 1.5x -> 20..44, all bright
+    plain = tiny(crop_enlarge=1.0).teacher_crop_embeddings(images, rois)
+    enlarged = model.teacher_crop_embeddings(images, rois)
+    assert enlarged.shape == (1, 32)
+    torch.testing.assert_close(plain, enlarged, atol=1e-4, rtol=1e-4)  # same content: all bright
+
+
+def test_regionclip_needs_concepts_of_the_right_dimension(tmp_path):
+    clip = build_clip(TINY_OPENAI_ARCH)
+    path = tmp_path / 'concepts.pth'
+    save_class_embeddings(str(path), make_class_embeddings(clip.text, ['square', 'circle', 'ring'],
+                                                           templates='single'))
+    model = tiny(loss_rla=dict(type='RegionCLIPLoss'), concepts=str(path))
+    losses = model.loss(torch.randn(1, 3, 64, 64), samples(1, BOXES))
+    assert torch.isfinite(losses['loss_regionclip']) and losses['loss_regionclip'] > 0
+    with pytest.raises(ValueError, match='needs concepts'):
+        tiny(loss_rla=dict(type='RegionCLIPLoss'))
+
+
+def test_loss_terms_are_added_and_checked():
+    model = tiny()
+    seen = {}
+
+    def term(batch):
+        seen['shape'] = tuple(batch.student_dense.shape)
+        seen['rois'] = batch.rois.shape[0]
+        return dict(loss_extra=batch.student_dense.mean() * 0 + 1.0, extra_log=torch.tensor(2.0))
+    model.add_loss_term('extra', term)
+    losses = model.loss(torch.randn(2, 3, 64, 64), samples(2, BOXES))
+    assert losses['loss_extra'] == 1.0 and seen == dict(shape=(2, 32, 8, 8), rois=6)
+    with pytest.raises(KeyError, match='already registered'):
+        model.add_loss_term('extra', term)
+    model.remove_loss_term('extra')
+    model.add_loss_term('clash', lambda batch: dict(loss_clipself=torch.tensor(0.)))
+    with pytest.raises(KeyError, match='loss_clipself'):
+        model.loss(torch.randn(1, 3, 64, 64), samples(1, BOXES))
+
+
+def test_images_without_boxes_are_named():
+    model = tiny()
+    with pytest.raises(ValueError, match='img1.jpg has no boxes'):
+        model.loss(torch.randn(2, 3, 64, 64), samples(1, BOXES) + samples(1, [])[:0] + [
+            BaseDataElement(metainfo=dict(img_path='img1.jpg'))])

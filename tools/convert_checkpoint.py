@@ -1,0 +1,32 @@
+"""Convert a stage-2 (RLA) checkpoint into backbone weights.
+
+    python tools/convert_checkpoint.py STAGE2.pth OUT.pth [--format tower|open_clip]
+                                       [--initial CLIP_WEIGHTS --alpha 0.7]
+
+``tower`` (default) writes ``visual.*`` keys that ``CLIPViT(pretrained=OUT.pth)``
+loads (F-ViT detectors and the segmentors use CLIPViT); ``open_clip`` writes a full
+open_clip state dict (the text tower comes from --initial). ``--alpha`` saves the
+weight average alpha*student + (1-alpha)*initial (0.7 for B/16, 0.95 for L/14).
+"""
+import argparse
+
+from refclip_mm.models.trainers.convert import FORMATS, convert_stage2_checkpoint
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='Convert a stage-2 checkpoint')
+    parser.add_argument('checkpoint')
+    parser.add_argument('out')
+    parser.add_argument('--format', choices=FORMATS, default='tower')
+    parser.add_argument('--initial', help='the CLIP weights stage 2 started from')
+    parser.add_argument('--alpha', type=float, help='weight of the fine-tuned tower in the average')
+    args = parser.parse_args(argv)
+    meta = convert_stage2_checkpoint(args.checkpoint, args.out, args.format, args.initial,
+                                     args.alpha)
+    averaged = f', averaged with alpha={args.alpha}' if args.alpha is not None else ''
+    print(f'wrote {args.out}: {meta["tensors"]} tensors in {args.format} format{averaged}')
+    return meta
+
+
+if __name__ == '__main__':
+    main()
