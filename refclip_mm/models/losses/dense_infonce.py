@@ -20,7 +20,7 @@ def contaminant_mask(target: torch.Tensor, k_std: float = 0.5,
     L2-normalised tokens ``t``::
 
         s[b, i]   = max_j  <t[b, i], t[u, j]>          (best cosine to any token of item u)
-        thr[b]    = mean_i s[b, i] + k_std * std_i s[b, i]   (population std, over item b's N tokens)
+        thr[b]    = mean_i s[b, i] + k_std * std_i s[b, i]   (population std over item b's tokens)
         mask[b,i] = s[b, i] > thr[b]
 
     i.e. a token is a contaminant when it matches an unrelated image unusually well compared

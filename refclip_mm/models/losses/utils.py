@@ -46,7 +46,7 @@ def check_tau(tau: float) -> float:
 
 
 def zero_loss(*tensors: torch.Tensor) -> torch.Tensor:
-    """A scalar 0 connected to the graph of ``tensors`` (so ``backward`` works and DDP sees them)."""
+    """A scalar 0 connected to the graph of ``tensors`` (``backward`` works, DDP sees them)."""
     total = None
     for t in tensors:
         if isinstance(t, torch.Tensor) and t.is_floating_point():
@@ -80,13 +80,14 @@ def region_tokens(dense: torch.Tensor, rois: torch.Tensor, grid: int = 14,
     Returns:
         ``K x g^2 x D`` tokens in row-major (y, then x) order, differentiable w.r.t. ``dense``.
     """
-    from mmcv.ops import RoIAlign  # mmcv's compiled op; imported lazily like the rest of the project
+    from mmcv.ops import RoIAlign  # compiled op, imported lazily as elsewhere in the project
     if not isinstance(dense, torch.Tensor) or dense.dim() != 4:
         shape = tuple(dense.shape) if isinstance(dense, torch.Tensor) else type(dense).__name__
         raise ValueError(f'dense must be a B x D x h x w map, got {shape}')
     if not isinstance(rois, torch.Tensor) or rois.dim() != 2 or rois.shape[1] != 5:
         shape = tuple(rois.shape) if isinstance(rois, torch.Tensor) else type(rois).__name__
-        raise ValueError(f'rois must be a K x 5 tensor of (batch_index, x1, y1, x2, y2), got {shape}')
+        raise ValueError('rois must be a K x 5 tensor of (batch_index, x1, y1, x2, y2), '
+                         f'got {shape}')
     if int(grid) < 1:
         raise ValueError(f'grid must be a positive integer, got {grid}')
     grid = int(grid)
