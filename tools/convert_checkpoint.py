@@ -9,8 +9,13 @@ open_clip state dict (the text tower comes from --initial). ``--alpha`` saves th
 weight average alpha*student + (1-alpha)*initial (0.7 for B/16, 0.95 for L/14).
 """
 import argparse
+import os.path as osp
+import sys
 
-from refclip_mm.models.trainers.convert import FORMATS, convert_stage2_checkpoint
+# run from a checkout: use its refclip_mm rather than an installed copy
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from refclip_mm.models.trainers.convert import FORMATS, convert_stage2_checkpoint  # noqa: E402
 
 
 def main(argv=None):

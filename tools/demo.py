@@ -10,9 +10,13 @@ config (``data_root``, ``model.backbone.model_name`` and ``pretrained``).
 """
 import argparse
 import os.path as osp
+import sys
 import time
 
-from refclip_mm.datasets.synthetic import dataset_is_complete, write_dataset
+# run from a checkout: use its refclip_mm rather than an installed copy
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from refclip_mm.datasets.synthetic import dataset_is_complete, write_dataset  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'fcn_clipvit-tiny_200i_synthetic-64.py')

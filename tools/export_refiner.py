@@ -7,8 +7,13 @@ SCD hook (``refiner=...``) load. The frozen CLIP tower is not in it: point
 those configs at the same CLIP weights used in stage 1.
 """
 import argparse
+import os.path as osp
+import sys
 
-from refclip_mm.models.backbones.refiner_backbone import export_refiner
+# run from a checkout: use its refclip_mm rather than an installed copy
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from refclip_mm.models.backbones.refiner_backbone import export_refiner  # noqa: E402
 
 
 def main(argv=None):

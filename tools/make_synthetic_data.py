@@ -3,9 +3,14 @@
     python tools/make_synthetic_data.py OUT_DIR [--train 64] [--val 16] [--size 64] [--seed 0]
 """
 import argparse
+import os.path as osp
+import sys
 import time
 
-from refclip_mm.datasets.synthetic import NOVEL_THING_CLASSES, SceneConfig, write_dataset
+# run from a checkout: use its refclip_mm rather than an installed copy
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from refclip_mm.datasets.synthetic import NOVEL_THING_CLASSES, SceneConfig, write_dataset  # noqa: E402
 
 
 def main(argv=None):

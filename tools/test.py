@@ -10,12 +10,16 @@ configs, because those configs import refclip_mm through ``custom_imports``.
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-import refclip_mm  # noqa: F401  (registers modules, installs the safe checkpoint loader)
-from refclip_mm.utils.distributed import prepare_cpu_distributed
+# run from a checkout: use its refclip_mm rather than an installed copy
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import refclip_mm  # noqa: E402,F401  (registers modules, installs the safe checkpoint loader)
+from refclip_mm.utils.distributed import prepare_cpu_distributed  # noqa: E402
 
 
 def parse_args(argv=None):
