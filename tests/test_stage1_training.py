@@ -6,6 +6,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from refclip_mm.clip.tiny import save_tiny_clip
 from refclip_mm.utils.checkpoint import load_checkpoint_file
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -14,6 +15,7 @@ CONFIG = osp.join(REPO, 'configs', 'refiner', 'refiner_clip-tiny_1xb4-40i_synthe
 
 def tiny_cfg(data_root, work_dir, max_iters, resume=False):
     cfg = Config.fromfile(CONFIG)
+    cfg.model.pretrained = osp.join(str(work_dir), 'tiny_clip.pth')
     cfg.work_dir = str(work_dir)
     cfg.train_dataloader.dataset.data_root = data_root
     cfg.train_cfg.max_iters = max_iters
@@ -28,6 +30,7 @@ def tiny_cfg(data_root, work_dir, max_iters, resume=False):
 @pytest.fixture(scope='module')
 def stage1_run(synthetic_root, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('stage1')
+    save_tiny_clip(str(work_dir / 'tiny_clip.pth'))
     runner = Runner.from_cfg(tiny_cfg(synthetic_root, work_dir, 4))
     clip_before = runner.model.tower.checksum()
     runner.train()
@@ -56,6 +59,10 @@ def test_resume_continues_at_iteration_four(stage1_run):
     assert len(logged.data[0]) >= 1 and torch.isfinite(torch.tensor(logged.current()))
 
 
+def trainer_cfg_pretrained(stage1_run):
+    return osp.join(stage1_run['work_dir'], 'tiny_clip.pth')
+
+
 def test_exported_refiner_loads_into_refiner_backbone(stage1_run, tmp_path):
     import sys
     sys.path.insert(0, osp.join(REPO, 'tools'))
@@ -70,9 +77,8 @@ def test_exported_refiner_loads_into_refiner_backbone(stage1_run, tmp_path):
         registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
         backbone = registry.build(dict(
             type='RefinerBackbone', clip_model=Config.fromfile(CONFIG).tiny_clip.to_dict(),
-            refiner_checkpoint=str(out), out_indices=(1, )))
-        # the backbone's tower is random: give it the trainer's frozen tower weights
-        backbone.tower.load_state_dict(trainer.tower.module.state_dict())
+            pretrained=trainer_cfg_pretrained(stage1_run), refiner_checkpoint=str(out),
+            out_indices=(1, )))
         backbone.eval()
         images = torch.randn(2, 3, 64, 64)
         *features, refined = backbone(images)

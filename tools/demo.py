@@ -1,73 +1,179 @@
-"""The main job on the embedded default: generated data, a small CLIP, train, test, summary.
+"""The main job on the embedded default: the whole pipeline on generated scenes and a tiny CLIP.
 
-    python tools/demo.py [--work-dir work_dirs/demo] [--data-root data/demo] [--iters N]
+    python tools/demo.py [--work-dir work_dirs/demo] [--data-root data/demo] [--fast]
 
-Today the demo trains and evaluates the tiny segmentation config
-``configs/demo/fcn_clipvit-tiny_200i_synthetic-64.py``: a randomly initialised
-2-block CLIP ViT (``refclip_mm.clip.tiny``) as an mmseg backbone, on
-generated synthetic scenes. Point it at real data / weights by editing that
-config (``data_root``, ``model.backbone.model_name`` and ``pretrained``).
+Stages (each prints its progress; outputs under --work-dir):
+
+1. data: synthetic scenes (COCO instances + captions, semantic maps) in --data-root;
+2. a tiny randomly initialised CLIP (3 blocks, width 64, patch 8) saved as weights;
+3. stage 1: train the Refiner on the frozen tiny CLIP, export it;
+4. stage 2: R-SC-RLA (CLIPSelf + SCD with the refined teacher), convert the tower;
+5. dense quality (unsupervised segmentation mIoU) of CLIP, CLIP + Refiner and the stage-2
+   tower, and pictures of their dense features;
+6. downstream: an mmseg segmentor on the stage-2 tower, trained and tested (IoUMetric).
+
+The default is a *random* tiny CLIP, so the numbers show that the pipeline runs, not what
+the method achieves with real CLIP weights. To use real ones, run the same stages with the
+configs under configs/refiner, configs/rla and configs/fvit|catseg (docs/training.md).
 """
 import argparse
+import os
 import os.path as osp
 import sys
 import time
 
-# run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from refclip_mm.clip.tiny import save_tiny_clip  # noqa: E402
 from refclip_mm.datasets.synthetic import dataset_is_complete, write_dataset  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO_CONFIG = osp.join(REPO, 'configs', 'demo', 'fcn_clipvit-tiny_200i_synthetic-64.py')
+CONFIGS = dict(
+    stage1=osp.join(REPO, 'configs', 'refiner', 'refiner_clip-tiny_1xb4-40i_synthetic-64.py'),
+    stage2=osp.join(REPO, 'configs', 'rla', 'clipself-patches-rsc_clip-tiny_1xb4-20i_synthetic-64.py'),
+    seg=osp.join(REPO, 'configs', 'demo', 'fcn_clipvit-tiny_200i_synthetic-64.py'),
+)
 
 
-def banner(text):
-    print(f'\n=== {text} ===', flush=True)
+class Stages:
+    """Runs the stages in order and keeps a summary row per stage."""
+
+    def __init__(self):
+        self.rows = []
+        self.count = 0
+
+    def run(self, title, fn):
+        self.count += 1
+        print(f'\n=== {self.count}. {title} ===', flush=True)
+        start = time.time()
+        result = fn()
+        seconds = time.time() - start
+        print(f'--- {title}: done in {seconds:.0f} s', flush=True)
+        self.rows.append((title, result, seconds))
+        return result
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'demo'))
     parser.add_argument('--data-root', default=osp.join(REPO, 'data', 'demo'))
-    parser.add_argument('--iters', type=int, default=None, help='override the training length')
+    parser.add_argument('--fast', action='store_true', help='fewer iterations (for tests)')
     args = parser.parse_args(argv)
-
-    import train as train_tool  # tools/ is on sys.path when this file runs as a script
+    import convert_checkpoint
+    import eval_dense_quality
+    import export_refiner
     import test as test_tool
+    import train as train_tool
+    import visualize_dense
 
-    start = time.time()
-    banner('1/3 data: synthetic scenes')
-    if dataset_is_complete(args.data_root, ('train', 'val')):
-        print(f'using the existing dataset in {args.data_root}')
-    else:
-        summary = write_dataset(args.data_root, dict(train=64, val=16), seed=0)
-        print(f'wrote {args.data_root}: {summary}')
+    work, data = args.work_dir, args.data_root
+    os.makedirs(work, exist_ok=True)
+    clip_file = osp.join(work, 'tiny_clip.pth')
+    refiner_file = osp.join(work, 'refiner_tiny.pth')
+    tower_file = osp.join(work, 'stage2_tower.pth')
+    iters = dict(stage1=8, stage2=6, seg=20) if args.fast else dict(stage1=40, stage2=20, seg=200)
+    stages = Stages()
 
-    overrides = [f'data_root={args.data_root}',
-                 f'train_dataloader.dataset.data_root={args.data_root}',
-                 f'val_dataloader.dataset.data_root={args.data_root}',
-                 f'test_dataloader.dataset.data_root={args.data_root}']
-    if args.iters:
-        overrides.append(f'train_cfg.max_iters={args.iters}')
-    banner('2/3 training (tools/train.py)')
-    train_tool.main([DEMO_CONFIG, '--work-dir', args.work_dir, '--cfg-options', *overrides])
+    def make_data():
+        if dataset_is_complete(data, ('train', 'val')):
+            return f'existing dataset {data}'
+        summary = write_dataset(data, dict(train=64, val=16), seed=0)
+        return f'{data}: ' + ', '.join(f'{k} {v["images"]} images' for k, v in summary.items())
 
-    banner('3/3 testing (tools/test.py)')
-    with open(osp.join(args.work_dir, 'last_checkpoint')) as f:
-        checkpoint = f.read().strip()
-    metrics = test_tool.main([DEMO_CONFIG, checkpoint, '--work-dir', args.work_dir,
-                              '--cfg-options', *overrides])
+    def make_clip():
+        save_tiny_clip(clip_file)
+        return clip_file
 
-    banner('summary')
+    def data_options(loaders=('train_dataloader', )):
+        return [f'{loader}.dataset.data_root={data}' for loader in loaders]
+
+    def stage1():
+        stage_dir = osp.join(work, 'stage1')
+        train_tool.main([CONFIGS['stage1'], '--work-dir', stage_dir, '--cfg-options',
+                         *data_options(), f'model.pretrained={clip_file}',
+                         f'train_cfg.max_iters={iters["stage1"]}',
+                         f'param_scheduler.0.T_max={iters["stage1"]}',
+                         f'param_scheduler.0.end={iters["stage1"]}',
+                         f'default_hooks.checkpoint.interval={iters["stage1"]}'])
+        export_refiner.main([last_checkpoint(stage_dir), refiner_file])
+        return refiner_file
+
+    def stage2():
+        stage_dir = osp.join(work, 'stage2')
+        train_tool.main([CONFIGS['stage2'], '--work-dir', stage_dir, '--cfg-options',
+                         *data_options(), f'model.pretrained={clip_file}',
+                         f'custom_hooks.0.refiner={refiner_file}',
+                         f'train_cfg.max_iters={iters["stage2"]}',
+                         f'default_hooks.checkpoint.interval={iters["stage2"]}'])
+        convert_checkpoint.main([last_checkpoint(stage_dir), tower_file, '--initial', clip_file,
+                                 '--alpha', '0.7'])
+        return tower_file
+
+    def towers():
+        """The three towers compared: CLIP, CLIP + Refiner (RefinerBackbone), stage 2."""
+        config = osp.join(work, 'refiner_backbone.py')
+        with open(config, 'w') as f:
+            f.write("default_scope = 'refclip_mm'\n"
+                    f"_tiny = {load_config(CONFIGS['stage1']).tiny_clip.to_dict()!r}\n"
+                    f"dense_tower = dict(type='RefinerBackbone', clip_model=_tiny, "
+                    f"pretrained={clip_file!r}, refiner_checkpoint={refiner_file!r}, "
+                    "out_indices=(2, ))\n")
+        return [f'clip=tiny-openai@{clip_file}', f'clip+refiner={config}',
+                f'r-sc-rla=tiny-openai@{tower_file}']
+
+    def tower_args():
+        return sum((['--tower', t] for t in towers()), [])
+
+    def dense_quality():
+        out_dir = osp.join(work, 'dense_quality')
+        rows = eval_dense_quality.main([*tower_args(), '--dataset', 'synthetic', '--data-root',
+                                        data, '--img-size', '64', '--out-dir', out_dir])
+        return {row['tower']: round(row['mIoU'], 2) for row in rows}
+
+    def pictures():
+        out_dir = osp.join(work, 'dense_vis')
+        visualize_dense.main([osp.join(data, 'images', 'val'), *tower_args(), '--img-size', '64',
+                              '--cell', '128', '--max-images', '4', '--out-dir', out_dir,
+                              '--stack', osp.join(out_dir, 'all.png')])
+        return osp.join(out_dir, 'all.png')
+
+    def segmentation():
+        stage_dir = osp.join(work, 'segmentation')
+        loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+        options = [*data_options(loaders), f'model.backbone.pretrained={tower_file}',
+                   f'train_cfg.max_iters={iters["seg"]}', f'train_cfg.val_interval={iters["seg"]}',
+                   f'default_hooks.checkpoint.interval={iters["seg"]}',
+                   f'param_scheduler.0.end={iters["seg"]}']
+        train_tool.main([CONFIGS['seg'], '--work-dir', stage_dir, '--cfg-options', *options])
+        metrics = test_tool.main([CONFIGS['seg'], last_checkpoint(stage_dir), '--work-dir',
+                                  stage_dir, '--cfg-options', *options])
+        return {k: round(v, 2) for k, v in metrics.items() if k in ('mIoU', 'aAcc')}
+
+    stages.run('data: synthetic scenes', make_data)
+    stages.run('a tiny random CLIP', make_clip)
+    stages.run('stage 1: Refiner on the frozen CLIP', stage1)
+    stages.run('stage 2: R-SC-RLA (CLIPSelf + SCD with the refined teacher)', stage2)
+    stages.run('dense quality (unsupervised segmentation mIoU)', dense_quality)
+    stages.run('dense-feature pictures', pictures)
+    stages.run('segmentation on the stage-2 tower (mmseg IoUMetric)', segmentation)
+
+    print('\n=== summary ===')
     print('This demo uses a small randomly initialised CLIP on generated scenes: its numbers show')
     print('that the pipeline runs, not what a real CLIP reaches (see docs/getting_started.md).')
-    print(f'{"data":<12} {args.data_root}')
-    print(f'{"checkpoint":<12} {checkpoint}')
-    for key, value in sorted(metrics.items()):
-        print(f'{key:<12} {value:.2f}' if isinstance(value, float) else f'{key:<12} {value}')
-    print(f'{"wall time":<12} {time.time() - start:.0f} s')
-    return metrics
+    for title, result, seconds in stages.rows:
+        print(f'{title:<60} {seconds:6.0f} s  {result}')
+    return {title: result for title, result, _ in stages.rows}
+
+
+def last_checkpoint(work_dir):
+    """The checkpoint named by mmengine's ``last_checkpoint`` file in ``work_dir``."""
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def load_config(path):
+    from mmengine.config import Config
+    return Config.fromfile(path)
 
 
 if __name__ == '__main__':

@@ -21,9 +21,12 @@ import time
 
 import numpy as np
 
-from refclip_mm.evaluation import build_dense_tower, evaluate_dense_features, parse_tower
-from refclip_mm.evaluation.seg_folder import PRESETS, SegFolder, preset, read_label_map
-from refclip_mm.evaluation.towers import extract_dense_maps
+# run from a checkout: use its refclip_mm rather than an installed copy
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from refclip_mm.evaluation import build_dense_tower, evaluate_dense_features, parse_tower  # noqa: E402
+from refclip_mm.evaluation.seg_folder import PRESETS, SegFolder, preset, read_label_map  # noqa: E402
+from refclip_mm.evaluation.towers import extract_dense_maps  # noqa: E402
 
 COLUMNS = ('tower', 'mIoU', 'aAcc', 'mAcc', 'images', 'tokens_per_image', 'forward_s',
            'cluster_s', 'cluster_vs_forward')

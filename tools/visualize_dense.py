@@ -18,9 +18,12 @@ import sys
 import numpy as np
 import torch
 
-from refclip_mm.evaluation import (build_dense_tower, load_rgb, make_panel, normalize_images,
+# run from a checkout: use its refclip_mm rather than an installed copy
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from refclip_mm.evaluation import (build_dense_tower, load_rgb, make_panel, normalize_images,  # noqa: E402
                                    parse_tower, save_png, stack_panels)
-from refclip_mm.evaluation.towers import size_for
+from refclip_mm.evaluation.towers import size_for  # noqa: E402
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 

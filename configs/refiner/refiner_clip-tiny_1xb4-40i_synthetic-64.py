@@ -1,9 +1,11 @@
 # Tiny stage-1 config for the demo and tests: a randomly initialised 3-block CLIP ViT
 # (refclip_mm.clip.tiny.TINY_OPENAI_ARCH, patch 8) on 64 px synthetic scenes.
 # Data: python tools/make_synthetic_data.py data/demo
+# Weights: python -c "from refclip_mm.clip.tiny import save_tiny_clip; save_tiny_clip('data/demo/tiny_clip.pth')"
 _base_ = ['../_base_/default_runtime.py']
 image_size = 64
 data_root = 'data/demo/'
+clip_pretrained = 'data/demo/tiny_clip.pth'
 tiny_clip = dict(
     embed_dim=32,
     quick_gelu=True,
@@ -12,7 +14,7 @@ tiny_clip = dict(
 model = dict(
     type='RefinerTrainer',
     clip_model=tiny_clip,
-    pretrained=None,
+    pretrained=clip_pretrained,
     refiner=dict(type='Refiner', depth=2, num_heads=4, mlp_ratio=2.0),
     num_boxes=3,
     grid_size=4,

@@ -1,0 +1,21 @@
+"""The README's main job (tools/demo.py) runs end to end in its fast mode and writes its outputs."""
+import os.path as osp
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def test_demo_fast_runs_every_stage(tmp_path):
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    from demo import main
+    work = tmp_path / 'demo'
+    results = main(['--fast', '--work-dir', str(work), '--data-root', str(tmp_path / 'data')])
+    assert len(results) == 7
+    for name in ('tiny_clip.pth', 'refiner_tiny.pth', 'stage2_tower.pth',
+                 'dense_quality/dense_quality.csv', 'dense_vis/all.png'):
+        assert (work / name).is_file(), name
+    quality = next(v for k, v in results.items() if k.startswith('dense quality'))
+    assert set(quality) == {'clip', 'clip+refiner', 'r-sc-rla'}
+    assert all(0.0 < v <= 100.0 for v in quality.values())
+    segmentation = next(v for k, v in results.items() if k.startswith('segmentation'))
+    assert 0.0 <= segmentation['mIoU'] <= 100.0 and segmentation['aAcc'] > 0.0
