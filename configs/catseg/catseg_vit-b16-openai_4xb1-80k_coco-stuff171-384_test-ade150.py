@@ -1,0 +1,11 @@
+# Test the COCO-Stuff-trained Cat-Seg ViT-B/16 on ade150:
+#   mim test refclip_mm configs/catseg/<this file> --checkpoint work_dirs/<train config>/iter_80000.pth
+# The test class embeddings are built for this dataset's classes with the same CLIP model.
+_base_ = [
+    '../_base_/catseg/catseg_vit-b16.py',
+    '../_base_/catseg/eval_ade150.py',
+    '../_base_/default_runtime_seg.py',
+]
+model = dict(decode_head=dict(
+    class_embeddings=None,
+    test_class_embeddings='data/catseg_text/vit-b16-openai_ade150.pth'))

@@ -1,0 +1,156 @@
+"""Open-vocabulary segmentation data: ADE20K-847, Pascal Context-459 and a checked label loader.
+
+ADE20K-150, Pascal Context-59, Pascal VOC-20/21 and COCO-Stuff-171 use mmseg's own
+dataset classes (VOC-20 = ``PascalVOCDataset`` with the background class removed
+through ``metainfo``). The two large vocabularies have more than 255 classes, so
+their label maps are 16-bit PNGs with ``65535`` as the ignore index (not a class
+id); they are written by ``tools/prepare_ade20k_847.py`` and
+``tools/prepare_pascal_context_459.py``, which also write the class names
+(``classes_847.txt`` / ``classes_459.txt``, one per line, in label order).
+"""
+import os.path as osp
+from typing import List, Optional
+
+import mmcv
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmengine import fileio
+from mmseg.datasets import BaseSegDataset, PascalVOCDataset
+
+from ..registry import DATASETS, TRANSFORMS
+
+IGNORE_INDEX_16BIT = 65535
+VOC20_CLASSES = tuple(c for c in PascalVOCDataset.METAINFO['classes'] if c != 'background')
+
+
+def read_class_names(path: str) -> List[str]:
+    """One class name per line, in label order (blank lines are an error: ids would shift)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'class-name file not found: {path!r}')
+    with open(path, encoding='utf-8') as f:
+        names = [line.rstrip('\n') for line in f]
+    while names and not names[-1].strip():
+        names.pop()
+    empty = [i for i, n in enumerate(names) if not n.strip()]
+    if not names or empty:
+        raise ValueError(f'{path!r}: {"no class names" if not names else f"empty lines at {empty[:5]}"}'
+                         ' (one name per line, line k = label id k)')
+    return names
+
+
+class _NamedClassesSegDataset(BaseSegDataset):
+    """A 16-bit-label dataset whose class names come from a file next to the data."""
+    METAINFO = dict()
+    DEFAULT_CLASSES_FILE = ''
+    PREPARE_TOOL = ''
+    EXPECTED_CLASSES = 0
+
+    def __init__(self, classes_file: Optional[str] = None, data_root: str = '',
+                 metainfo: Optional[dict] = None, img_suffix: str = '.jpg',
+                 seg_map_suffix: str = '.png', ignore_index: int = IGNORE_INDEX_16BIT, **kwargs):
+        metainfo = dict(metainfo or {})
+        if 'classes' not in metainfo:
+            path = classes_file or self.DEFAULT_CLASSES_FILE
+            if not osp.isabs(path) and data_root:
+                path = osp.join(data_root, path)
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'{type(self).__name__}: class-name file {path!r} not found; '
+                                        f'it is written by {self.PREPARE_TOOL} (or pass '
+                                        'metainfo=dict(classes=[...]))')
+            metainfo['classes'] = tuple(read_class_names(path))
+        super().__init__(data_root=data_root, metainfo=metainfo, img_suffix=img_suffix,
+                         seg_map_suffix=seg_map_suffix, reduce_zero_label=False,
+                         ignore_index=ignore_index, **kwargs)
+
+
+@DATASETS.register_module()
+class ADE20K847Dataset(_NamedClassesSegDataset):
+    """ADE20K-847 (full ADE20K vocabulary), as written by ``tools/prepare_ade20k_847.py``.
+
+    Layout under ``data_root`` (default ``data/ADE20K_2021_17_01``)::
+
+        images_847/validation/*.jpg
+        annotations_847/validation/*.png    16-bit, 0..846, 65535 = unlabelled
+        classes_847.txt
+    """
+    DEFAULT_CLASSES_FILE = 'classes_847.txt'
+    PREPARE_TOOL = 'tools/prepare_ade20k_847.py'
+    EXPECTED_CLASSES = 847
+
+
+@DATASETS.register_module()
+class PascalContext459Dataset(_NamedClassesSegDataset):
+    """Pascal Context-459 (full vocabulary), as written by ``tools/prepare_pascal_context_459.py``.
+
+    Layout under ``data_root`` (default ``data/VOCdevkit/VOC2010``)::
+
+        JPEGImages/*.jpg
+        annotations_459/val/*.png           16-bit, 0..458, 65535 = unlabelled
+        classes_459.txt
+    """
+    DEFAULT_CLASSES_FILE = 'classes_459.txt'
+    PREPARE_TOOL = 'tools/prepare_pascal_context_459.py'
+    EXPECTED_CLASSES = 459
+
+
+@TRANSFORMS.register_module()
+class LoadCheckedSegMap(BaseTransform):
+    """Load an 8- or 16-bit label map and check its values (replaces mmseg's ``LoadAnnotations``,
+    which casts every map to 8 bits).
+
+    Applies the dataset's ``reduce_zero_label`` (0 -> ignore, k -> k-1) and
+    ``label_map`` like mmseg, then raises ``ValueError`` naming the file and the
+    values when a label is neither a class id (``0..num_classes-1``) nor
+    ``ignore_index``. Adds ``gt_seg_map`` (``uint8`` or ``uint16``, H x W).
+
+    Args:
+        num_classes: number of classes of the dataset (``None``: no range check).
+        ignore_index: the label that marks unlabelled pixels (255 for 8-bit
+            datasets, 65535 for ADE20K-847 / PC-459).
+        backend_args: mmengine file backend arguments.
+    """
+
+    def __init__(self, num_classes: Optional[int] = None, ignore_index: int = 255,
+                 backend_args: Optional[dict] = None):
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.backend_args = backend_args
+
+    def transform(self, results: dict) -> dict:
+        path = results['seg_map_path']
+        seg = mmcv.imfrombytes(fileio.get(path, backend_args=self.backend_args), flag='unchanged',
+                               backend='cv2')
+        if seg is None:
+            raise ValueError(f'cannot decode the label map {path!r}')
+        seg = np.squeeze(seg)
+        if seg.ndim != 2 or seg.dtype not in (np.uint8, np.uint16):
+            raise ValueError(f'{path!r}: a label map must be a single-channel 8- or 16-bit image, got '
+                             f'shape {seg.shape} dtype {seg.dtype}')
+        dtype = np.uint16 if self.ignore_index > 255 or seg.dtype == np.uint16 else np.uint8
+        labels = seg.astype(np.int64)
+        if results.get('reduce_zero_label', False):
+            zero = labels == 0
+            labels = labels - 1
+            labels[zero] = self.ignore_index
+        label_map = results.get('label_map')
+        if label_map:
+            mapped = labels.copy()
+            for old, new in label_map.items():
+                mapped[labels == old] = new
+            labels = mapped
+        if self.num_classes is not None:
+            valid = labels != self.ignore_index
+            bad = np.unique(labels[valid & ((labels < 0) | (labels >= self.num_classes))])
+            if bad.size:
+                raise ValueError(f'{path!r}: label values {bad[:10].tolist()} are outside the class range '
+                                 f'0..{self.num_classes - 1} (ignore index {self.ignore_index}); check '
+                                 'the dataset preparation and num_classes / ignore_index')
+        if labels.max(initial=0) > np.iinfo(dtype).max:
+            dtype = np.uint16
+        results['gt_seg_map'] = labels.astype(dtype)
+        results.setdefault('seg_fields', []).append('gt_seg_map')
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(num_classes={self.num_classes}, '
+                f'ignore_index={self.ignore_index})')
