@@ -129,9 +129,9 @@ class LoadCheckedSegMap(BaseTransform):
         dtype = np.uint16 if self.ignore_index > 255 or seg.dtype == np.uint16 else np.uint8
         labels = seg.astype(np.int64)
         if results.get('reduce_zero_label', False):
-            zero = labels == 0
+            ignored = (labels == 0) | (labels == self.ignore_index)
             labels = labels - 1
-            labels[zero] = self.ignore_index
+            labels[ignored] = self.ignore_index
         label_map = results.get('label_map')
         if label_map:
             mapped = labels.copy()
