@@ -88,3 +88,21 @@ def test_split_errors_name_the_classes():
         split_classes(classes, base=['a'], novel=['b'])
     with pytest.raises(ValueError, match="does not have.*'z'"):
         split_classes(classes, novel=['z'])
+
+
+def test_backbone_checkpoint_that_is_not_a_clip_tower_is_refused(fvit_assets, tmp_path):
+    from mmengine.config import Config
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from refclip_mm.utils.checkpoint import CheckpointError
+    from .conftest import TINY_COCO_CFG
+    register_all_modules(init_default_scope=False)
+    bogus = str(tmp_path / 'detector.pth')
+    torch.save({'backbone.conv1.weight': torch.zeros(64, 3, 7, 7)}, bogus)
+    cfg = Config.fromfile(TINY_COCO_CFG).model
+    cfg.roi_head.bbox_head.class_embeddings = fvit_assets['embeddings']
+    cfg.backbone.pretrained = fvit_assets['clip']
+    assert MODELS.build(cfg).backbone.tower is not None  # the converted tiny tower loads
+    cfg.backbone.pretrained = bogus
+    with pytest.raises(CheckpointError):
+        MODELS.build(cfg)
