@@ -32,8 +32,12 @@ def parse_args(argv=None):
                         help='override config entries')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle any object in checkpoint files (only for files you trust)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.trust_checkpoint:
+        os.environ['REFCLIP_TRUST_CHECKPOINTS'] = '1'
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args

@@ -1,20 +1,24 @@
 """Write files so that a crash never leaves a half-written one behind."""
 import os
 import tempfile
-from typing import Any
+from typing import Any, Callable, Union
 
 import torch
 
 
-def atomic_torch_save(obj: Any, path: str) -> None:
-    """``torch.save`` to a temporary file in the same folder, then rename it to ``path``."""
+def atomic_write(path: str, write: Callable[[Any], None]) -> None:
+    """Call ``write(file)`` on a temporary file next to ``path``, fsync it, rename it to ``path``.
+
+    A process killed at any moment leaves either the old ``path`` or the new
+    one, never a truncated file (at worst a hidden ``.*.part`` file).
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.part',
                                dir=folder)
     try:
         with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -22,3 +26,37 @@ def atomic_torch_save(obj: Any, path: str) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def atomic_torch_save(obj: Any, path: str) -> None:
+    """``torch.save`` through :func:`atomic_write`."""
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def install_atomic_local_backend() -> None:
+    """Make mmengine's local file backend write atomically.
+
+    mmengine's ``CheckpointHook`` / ``Runner.save_checkpoint`` write checkpoints
+    and the ``last_checkpoint`` pointer through the local file backend's
+    ``put``/``put_text``, which open the target in ``'wb'`` mode: a run killed
+    while saving leaves a truncated checkpoint that ``--resume`` then picks
+    up. The replacement writes through :func:`atomic_write`. Called on
+    ``import refclip_mm``.
+    """
+    from mmengine.fileio import io as mmengine_io
+    from mmengine.fileio.backends import LocalBackend, register_backend
+
+    class AtomicLocalBackend(LocalBackend):
+        """mmengine's LocalBackend whose writes are atomic (temporary file + rename)."""
+
+        def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
+            atomic_write(str(filepath), lambda f: f.write(obj))
+
+        def put_text(self, obj: str, filepath: Union[str, os.PathLike],
+                     encoding: str = 'utf-8') -> None:
+            self.put(obj.encode(encoding), filepath)
+
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+    for key, backend in list(mmengine_io.backend_instances.items()):
+        if type(backend) is LocalBackend:  # drop instances cached before the swap
+            del mmengine_io.backend_instances[key]

@@ -88,12 +88,23 @@ def _is_torchscript_archive(path: str) -> bool:
         return any(name.endswith('constants.pkl') for name in archive.namelist())
 
 
-def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
+TRUST_ENV = 'REFCLIP_TRUST_CHECKPOINTS'
+
+
+def trusting_all_checkpoints() -> bool:
+    """True when the user set ``REFCLIP_TRUST_CHECKPOINTS=1`` (``--trust-checkpoint`` of the tools)."""
+    return os.environ.get(TRUST_ENV, '') == '1'
+
+
+def load_checkpoint_file(path: str, map_location: Any = 'cpu', trusted: bool = False) -> Any:
     """Read a checkpoint file safely (see module docstring).
 
     Args:
         path: local file path (``~`` expanded).
         map_location: as for :func:`torch.load`.
+        trusted: unpickle *anything* in the file (``weights_only=False``): only
+            for files you trust, since a crafted pickle runs code on load. Also
+            switched on for every load by ``REFCLIP_TRUST_CHECKPOINTS=1``.
 
     Returns:
         Whatever the file holds: usually a dict (a state dict or an mmengine
@@ -122,21 +133,23 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu') -> Any:
                                   f'opened: {err}') from err
         return OrderedDict((k, v.to(map_location) if isinstance(map_location, (str, torch.device))
                             else v) for k, v in scripted.state_dict().items())
+    if trusted or trusting_all_checkpoints():
+        return torch.load(path, map_location=map_location, weights_only=False)
     allowed = _mmengine_checkpoint_types() + _EXTRA_ALLOWED
     try:
         with torch.serialization.safe_globals(allowed):
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         message = str(err)
-        if 'Unsupported global' in message or 'not an allowed global' in message:
-            first_line = next((line for line in message.splitlines()
-                               if 'Unsupported global' in line), message.splitlines()[0])
+        refused = [line for line in message.splitlines() if 'unsupported global' in line.lower()]
+        if refused or 'not an allowed global' in message:
+            first_line = (refused or message.splitlines())[0]
             raise CheckpointError(
                 f'{path!r} contains a pickled object outside the allow-list '
                 f'({first_line.strip()}). Only tensors and mmengine checkpoint metadata are '
-                'loaded by default; if you trust this file, call '
-                'refclip_mm.utils.checkpoint.allow_checkpoint_types([...]) with that type, '
-                'or re-save it as .safetensors.') from err
+                'loaded by default; if you trust this file, allow that type with '
+                'refclip_mm.utils.checkpoint.allow_checkpoint_types([...]), load it with '
+                'trusted=True (tools: --trust-checkpoint), or re-save it as .safetensors.') from err
         raise CheckpointError(f'{path!r} is not a readable checkpoint: {err}') from err
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as err:
         raise CheckpointError(f'{path!r} is not a readable checkpoint (corrupt or truncated '

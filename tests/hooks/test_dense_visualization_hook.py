@@ -35,8 +35,11 @@ def _short(cfg, work_dir, iters):
 
 
 def test_hook_draws_during_tiny_stage1_training(synthetic_root, tmp_path):
+    from refclip_mm.clip.tiny import save_tiny_clip
     cfg = Config.fromfile(STAGE1)
     cfg.train_dataloader.dataset.data_root = synthetic_root
+    cfg.model.pretrained = str(tmp_path / 'tiny_clip.pth')  # the config's default lives in data/demo
+    save_tiny_clip(cfg.model.pretrained)
     cfg = _short(cfg, tmp_path, 4)
     cfg.custom_hooks = [dict(type='DenseVisualizationHook', interval=2, num_images=2, cell=48,
                              num_clusters=4)]

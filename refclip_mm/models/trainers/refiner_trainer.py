@@ -12,12 +12,13 @@ from ...registry import MODELS
 from ..frozen import FrozenModule
 from ..losses import contaminant_mask, region_tokens
 from .boxes import sample_local_boxes
+from .finite import FiniteLossMixin
 
 TOKEN_SPACES = ('projected', )
 
 
 @MODELS.register_module()
-class RefinerTrainer(BaseModel):
+class RefinerTrainer(FiniteLossMixin, BaseModel):
     """Self-supervised Refiner training on a frozen CLIP image tower.
 
     Per batch of images ``B x 3 x S x S`` (resized longest side + padded):
@@ -99,6 +100,7 @@ class RefinerTrainer(BaseModel):
         self.loss_scd = MODELS.build(loss_scd) if loss_scd else None
         self.filter_contaminants = filter_contaminants
         self.contaminant_std = contaminant_std
+        self.box_seed = torch.initial_seed()  # the Runner's seed when built by a Runner
 
     # ------------------------------------------------------------------ features
     def clip_dense(self, images: torch.Tensor) -> torch.Tensor:
@@ -125,8 +127,8 @@ class RefinerTrainer(BaseModel):
             ``rois`` (``K x 5``) and ``dense`` (frozen full-view map).
         """
         valid = self._valid_shapes(images, data_samples)
-        rois = sample_local_boxes(valid, self.num_boxes, self.area_range,
-                                  self.aspect_range).to(images)
+        rois = sample_local_boxes(valid, self.num_boxes, self.area_range, self.aspect_range,
+                                  generator=self._box_generator()).to(images)
         dense = self.clip_dense(images)
         refined = self.refiner(dense)
         student = self.region_tokens(refined, rois)
@@ -137,6 +139,17 @@ class RefinerTrainer(BaseModel):
     def region_tokens(self, dense: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
         """``K x g^2 x D`` tokens of each box (``rois`` in input pixels) on a dense map."""
         return region_tokens(dense, rois, self.grid_size, spatial_scale=1.0 / self.patch_size)
+
+    def _box_generator(self) -> Optional[torch.Generator]:
+        """Inside a Runner: a generator seeded by (seed, rank, iteration), so the boxes of an
+        iteration are the same whether or not the run was interrupted and resumed."""
+        from mmengine.dist import get_rank
+        from mmengine.logging import MessageHub
+        iteration = MessageHub.get_current_instance().get_info('iter')
+        if iteration is None:
+            return None  # outside a Runner: the global torch generator
+        return torch.Generator().manual_seed(
+            (self.box_seed * 1_000_003 + get_rank() * 10_007 + int(iteration)) % (2 ** 63))
 
     @staticmethod
     def _valid_shapes(images: torch.Tensor, data_samples: Optional[Sequence]) -> List[Tuple[int, int]]:

@@ -13,6 +13,7 @@ from ...clip import build_image_tower, load_class_embeddings
 from ...datasets.transforms import CLIP_MEAN, CLIP_STD
 from ...registry import MODELS
 from ..frozen import FrozenModule
+from .finite import FiniteLossMixin
 
 RLA_KINDS = {'CLIPSelfLoss': 'clipself', 'RegionCLIPLoss': 'regionclip'}
 
@@ -39,7 +40,7 @@ LossTerm = Callable[[RLABatch], Dict[str, torch.Tensor]]
 
 
 @MODELS.register_module()
-class RLATrainer(BaseModel):
+class RLATrainer(FiniteLossMixin, BaseModel):
     """Fine-tune a CLIP image tower with CLIPSelf or RegionCLIP (METHOD.md section 5).
 
     The student tower trains all its blocks; its stem (patch and position
