@@ -10,7 +10,7 @@ def test_demo_fast_runs_every_stage(tmp_path):
     from demo import main
     work = tmp_path / 'demo'
     results = main(['--fast', '--work-dir', str(work), '--data-root', str(tmp_path / 'data')])
-    assert len(results) == 7
+    assert len(results) == 8
     for name in ('tiny_clip.pth', 'refiner_tiny.pth', 'stage2_tower.pth',
                  'dense_quality/dense_quality.csv', 'dense_vis/all.png'):
         assert (work / name).is_file(), name
@@ -19,3 +19,6 @@ def test_demo_fast_runs_every_stage(tmp_path):
     assert all(0.0 < v <= 100.0 for v in quality.values())
     segmentation = next(v for k, v in results.items() if k.startswith('segmentation'))
     assert 0.0 <= segmentation['mIoU'] <= 100.0 and segmentation['aAcc'] > 0.0
+    detection = next(v for k, v in results.items() if k.startswith('open-vocabulary detection'))
+    assert set(detection) == {'base_ap50', 'novel_ap50'}  # OVCocoMetric's split results
+    assert all(0.0 <= v <= 1.0 for v in detection.values())  # -1 would mean no novel objects

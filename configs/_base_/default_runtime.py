@@ -11,7 +11,8 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+# no fixed name: each Runner gets its own visualizer (named after the run)
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 log_processor = dict(window_size=50, by_epoch=True)
 log_level = 'INFO'
 load_from = None
