@@ -8,23 +8,16 @@ should add little. Prints ``step time / tower forwards time`` (target <= 1.25).
                                              [--repeats 3] [--device cpu|cuda]
 """
 import argparse
-import time
+import os.path as osp
+import sys
 
 import torch
 
-from refclip_mm.models.trainers import RefinerTrainer
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-
-def timed(fn, repeats, device):
-    fn()  # warm-up
-    if device == 'cuda':
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    if device == 'cuda':
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats
+from refclip_mm.models.trainers import RefinerTrainer  # noqa: E402
+from timing import timed  # noqa: E402
 
 
 def main(argv=None):

@@ -10,29 +10,18 @@ import argparse
 import os.path as osp
 import sys
 import tempfile
-import time
 
 import torch
 from mmengine.structures import BaseDataElement
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from refclip_mm.hooks import SCDDistillHook  # noqa: E402
 from refclip_mm.models.backbones import Refiner  # noqa: E402
 from refclip_mm.models.trainers import RLATrainer  # noqa: E402
 from refclip_mm.utils.atomic import atomic_torch_save  # noqa: E402
-
-
-def timed(fn, repeats, device):
-    fn()
-    if device == 'cuda':
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    if device == 'cuda':
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats
+from timing import timed  # noqa: E402
 
 
 def grid_boxes(size, boxes):

@@ -9,6 +9,37 @@ import pytest
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+@pytest.fixture(scope='session', params=['openai', 'eva'])
+def kind(request):
+    """The two tiny tower kinds (OpenAI-style and EVA-style ViT)."""
+    return request.param
+
+
+@pytest.fixture(scope='session')
+def weights(tmp_path_factory):
+    """``weights(kind)`` -> (path to an open_clip-format .pth, the open_clip reference model)."""
+    from refclip_mm.clip.tiny import save_tiny_clip
+    cache = {}
+
+    def make(kind):
+        if kind not in cache:
+            path = str(tmp_path_factory.mktemp(f'w_{kind}') / 'open_clip.pth')
+            cache[kind] = (path, save_tiny_clip(path, kind))
+        return cache[kind]
+
+    return make
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny inputs: one torch thread avoids thread-pool stalls on a busy machine."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='session')
 def synthetic_root(tmp_path_factory):
     """A small synthetic-scene dataset (COCO + mmseg formats), 12 train / 4 val images of 64 px."""

@@ -1,45 +1,10 @@
 # F-ViT (Faster R-CNN) on OV-COCO, EVA02-L-14 backbone, 896 px, 3 epochs, 8 GPUs x 8 images.
-# Metric: box AP50 on the 17 novel classes (coco/novel_ap50). See docs/detection.md.
-_base_ = [
-    '../_base_/fvit/fvit_faster-rcnn.py', '../_base_/fvit/ov_coco_detection.py',
-    '../_base_/fvit/schedule_ov_coco_3e.py', '../_base_/fvit/default_runtime_det.py'
-]
-# ---- the three things to edit ------------------------------------------------------------
-clip_weights = 'checkpoints/EVA02_CLIP_L_psz14_s4B.pt'  # CLIP file or a stage-2 checkpoint (student.visual.*)
+# The OpenAI-weights config with an EVA02-CLIP tower; see it for data and schedule.
+_base_ = ['./fvit-faster-rcnn_vit-l14-openai_8xb8-3e_ov-coco-896.py']
+# ---- the things to edit (data_root: see the base config) ---------------------------------
+clip_weights = 'checkpoints/EVA02_CLIP_L_psz14_s4B.pt'  # CLIP file or a stage-2 checkpoint
 class_embeddings = 'data/embeddings/coco_eva02-l14.pth'  # tools/build_text_embeddings.py --dataset coco
-data_root = 'data/coco/'  # annotations/ from tools/prepare_ov_coco.py, train2017/, val2017/
 # ------------------------------------------------------------------------------------------
-image_size = (896, 896)
 model = dict(
-    backbone=dict(clip_model='EVA02-L-14', pretrained=clip_weights, out_indices=(6, 10, 14, 23),
-                  frozen_stages=24),
-    neck=dict(in_channels=[1024] * 4),
-    roi_head=dict(bbox_head=dict(class_embeddings=class_embeddings,
-                                 class_names={{_base_.ov_coco_classes}},
-                                 novel_classes={{_base_.ov_coco_novel_classes}},
-                                 clip_temperature=75.0, alpha=0.1, beta=0.8)))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomResize', scale=image_size, ratio_range=(0.1, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_type='absolute_range', crop_size=image_size,
-         recompute_bbox=True, allow_negative_crop=True),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='Pad', size=image_size),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='Pad', size=image_size),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
-train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017_ov_all.json')
-test_evaluator = val_evaluator
-default_hooks = dict(checkpoint=dict(save_best='coco/novel_ap50', rule='greater'))
+    backbone=dict(clip_model='EVA02-L-14', pretrained=clip_weights),
+    roi_head=dict(bbox_head=dict(class_embeddings=class_embeddings)))

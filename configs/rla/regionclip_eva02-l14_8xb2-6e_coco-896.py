@@ -1,26 +1,8 @@
-# Stage 2, RLA only: regionclip fine-tuning of EVA02-L-14 (METHOD.md section 5).
-# Edit: clip_pretrained (local weights), data_root, the concept embeddings (tools/build_concepts.py + tools/build_text_embeddings.py).
-_base_ = [
-    '../_base_/datasets/coco_rla_patches_1024.py',
-    '../_base_/schedules/rla_6e.py',
-    '../_base_/default_runtime.py',
-]
-image_size = 896  # a multiple of the patch size 14
-train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageChecked', on_unreadable='raise'),
-    dict(type='ResizeLongestSidePad', size=896),
-    dict(type='RandomGridBoxes', max_split=6, max_boxes=20),
-    dict(type='PackImageInputs'),
-]))
+# Stage 2, RLA only: regionclip fine-tuning of EVA02-L-14 (METHOD.md section 5);
+# regionclip_vit-l14-openai_8xb2-6e_coco-896.py with another tower. Edit: clip_pretrained.
+_base_ = ['./regionclip_vit-l14-openai_8xb2-6e_coco-896.py']
 clip_model = 'EVA02-L-14'
 clip_pretrained = 'checkpoints/EVA02_CLIP_L_psz14_s4B.pt'
-model = dict(
-    type='RLATrainer',
-    clip_model=clip_model,
-    pretrained=clip_pretrained,
-    loss_rla=dict(type='RegionCLIPLoss'),
-    concepts='data/coco/annotations/concepts_train2017_embeddings.pth',
-    dense_mode='value',
-    crop_enlarge=1.0,
-    grad_checkpointing=True)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
+# concept embeddings made by this tower's text encoder (tools/build_text_embeddings.py)
+model = dict(clip_model=clip_model, pretrained=clip_pretrained,
+             concepts='data/coco/annotations/concepts_train2017_eva02-l14.pth')

@@ -12,7 +12,7 @@ model = dict(
     clip_model=clip_model,
     pretrained=clip_pretrained,
     loss_rla=dict(type='RegionCLIPLoss'),
-    concepts='data/coco/annotations/concepts_train2017_embeddings.pth',
+    concepts='data/coco/annotations/concepts_train2017_vit-b16-openai.pth',
     dense_mode='value',
     crop_enlarge=1.0,
     grad_checkpointing=True)

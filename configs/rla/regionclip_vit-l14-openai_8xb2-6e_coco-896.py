@@ -1,10 +1,6 @@
-# Stage 2, RLA only: regionclip fine-tuning of ViT-L-14-quickgelu (METHOD.md section 5).
-# Edit: clip_pretrained (local weights), data_root, the concept embeddings (tools/build_concepts.py + tools/build_text_embeddings.py).
-_base_ = [
-    '../_base_/datasets/coco_rla_patches_1024.py',
-    '../_base_/schedules/rla_6e.py',
-    '../_base_/default_runtime.py',
-]
+# Stage 2, RLA only: regionclip fine-tuning of ViT-L-14-quickgelu (METHOD.md section 5);
+# regionclip_vit-b16-openai_8xb2-6e_coco-1024.py with another tower. Edit: clip_pretrained.
+_base_ = ['./regionclip_vit-b16-openai_8xb2-6e_coco-1024.py']
 image_size = 896  # a multiple of the patch size 14
 train_dataloader = dict(dataset=dict(pipeline=[
     dict(type='LoadImageChecked', on_unreadable='raise'),
@@ -14,13 +10,6 @@ train_dataloader = dict(dataset=dict(pipeline=[
 ]))
 clip_model = 'ViT-L-14-quickgelu'
 clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'
-model = dict(
-    type='RLATrainer',
-    clip_model=clip_model,
-    pretrained=clip_pretrained,
-    loss_rla=dict(type='RegionCLIPLoss'),
-    concepts='data/coco/annotations/concepts_train2017_embeddings.pth',
-    dense_mode='value',
-    crop_enlarge=1.0,
-    grad_checkpointing=True)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
+# concept embeddings made by this tower's text encoder (tools/build_text_embeddings.py)
+model = dict(clip_model=clip_model, pretrained=clip_pretrained,
+             concepts='data/coco/annotations/concepts_train2017_vit-l14-openai.pth')

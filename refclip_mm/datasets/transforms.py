@@ -16,6 +16,11 @@ CLIP_MEAN = (122.7709383, 116.7460125, 104.09373615)
 CLIP_STD = (68.5005327, 66.6321579, 70.32316305)
 
 
+def clip_image_preprocessor() -> dict:
+    """mmengine ``ImgDataPreprocessor`` config: OpenAI CLIP mean/std, BGR -> RGB."""
+    return dict(type='ImgDataPreprocessor', mean=CLIP_MEAN, std=CLIP_STD, bgr_to_rgb=True)
+
+
 @TRANSFORMS.register_module()
 class LoadImageChecked(BaseTransform):
     """Load ``results['img_path']`` as a BGR uint8 image; unreadable files are errors.

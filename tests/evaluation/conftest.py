@@ -40,9 +40,5 @@ def labels():
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """The inputs here are tiny: one thread avoids thread-pool stalls on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    """Every test here runs with one torch thread."""

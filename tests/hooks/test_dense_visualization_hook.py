@@ -4,7 +4,6 @@ import os.path as osp
 
 import cv2
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -15,13 +14,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAGE1 = osp.join(REPO, 'configs', 'refiner', 'refiner_clip-tiny_1xb4-40i_synthetic-64.py')
 DEMO_SEG = osp.join(REPO, 'configs', 'demo', 'fcn_clipvit-tiny_200i_synthetic-64.py')
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _short(cfg, work_dir, iters):

@@ -14,6 +14,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'eval_dense_quality.py')
 DEMO_SEG = osp.join(REPO, 'configs', 'demo', 'fcn_clipvit-tiny_200i_synthetic-64.py')
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 
 @pytest.fixture(scope='module')
 def tool():
@@ -22,13 +24,6 @@ def tool():
     spec.loader.exec_module(module)
     return module
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _base(root, out, *extra):

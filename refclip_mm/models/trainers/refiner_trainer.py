@@ -7,7 +7,7 @@ from mmcv.ops import RoIAlign
 from mmengine.model import BaseModel
 
 from ...clip import build_image_tower
-from ...datasets.transforms import CLIP_MEAN, CLIP_STD
+from ...datasets.transforms import clip_image_preprocessor
 from ...registry import MODELS
 from ..frozen import FrozenModule
 from ..losses import contaminant_mask, region_tokens
@@ -75,8 +75,7 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
-            data_preprocessor = dict(type='ImgDataPreprocessor', mean=CLIP_MEAN, std=CLIP_STD,
-                                     bgr_to_rgb=True)
+            data_preprocessor = clip_image_preprocessor()
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if token_space not in TOKEN_SPACES:
             raise ValueError(f'token_space must be one of {TOKEN_SPACES}, got {token_space!r}')

@@ -10,7 +10,7 @@ from mmcv.ops import RoIAlign
 from mmengine.model import BaseModel
 
 from ...clip import build_image_tower, load_class_embeddings
-from ...datasets.transforms import CLIP_MEAN, CLIP_STD
+from ...datasets.transforms import clip_image_preprocessor
 from ...registry import MODELS
 from ..frozen import FrozenModule
 from .finite import FiniteLossMixin
@@ -83,8 +83,7 @@ class RLATrainer(FiniteLossMixin, BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
-            data_preprocessor = dict(type='ImgDataPreprocessor', mean=CLIP_MEAN, std=CLIP_STD,
-                                     bgr_to_rgb=True)
+            data_preprocessor = clip_image_preprocessor()
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         kind = RLA_KINDS.get(str(loss_rla.get('type', '')).split('.')[-1])
         if kind is None:
