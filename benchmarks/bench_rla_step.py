@@ -64,7 +64,7 @@ def main(argv=None):
             refiner_cfg=dict(dim=dim, depth=2, num_heads=8, mlp_ratio=4.0))), path)
         hook = SCDDistillHook(refiner=path)
         hook.teacher = hook._build_teacher(model)
-        hook.refiner = hook._build_refiner(dim)
+        hook.refiner = hook._build_refiner(model.student)
     # alternate the two kinds of step round by round so both see the same machine load
     plain_times, scd_times = [], []
     for _ in range(args.repeats):

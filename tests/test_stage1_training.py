@@ -94,3 +94,29 @@ def test_refiner_for_another_tower_is_rejected(stage1_run, tmp_path):
     with pytest.raises(ValueError, match='trained for another tower'):
         RefinerBackbone(clip_model=other, out_indices=(1, ),
                         refiner_checkpoint=osp.join(stage1_run['work_dir'], 'iter_6.pth'))
+
+
+def test_a_width_space_refiner_runs_in_the_backbone_and_the_scd_teacher(stage1_run, tmp_path):
+    """token_space='width': RefinerBackbone and SCDDistillHook refine, then project."""
+    from refclip_mm.hooks import SCDDistillHook
+    from refclip_mm.models.backbones import RefinerBackbone
+    from refclip_mm.models.trainers import RefinerTrainer
+    arch = Config.fromfile(CONFIG).tiny_clip.to_dict()
+    clip_file = trainer_cfg_pretrained(stage1_run)
+    torch.manual_seed(0)
+    trainer = RefinerTrainer(clip_model=arch, pretrained=clip_file, token_space='width',
+                             refiner=dict(type='Refiner', depth=1, num_heads=4))
+    torch.nn.init.normal_(trainer.refiner.out.weight, std=0.05)
+    path = str(tmp_path / 'width_refiner.pth')
+    from refclip_mm.utils.atomic import atomic_torch_save
+    atomic_torch_save(dict(state_dict=trainer.refiner.state_dict(), meta=dict(
+        refiner_cfg=dict(dim=64, depth=1, num_heads=4, mlp_ratio=4.0), token_space='width')), path)
+    images = torch.randn(2, 3, 64, 64)
+    expected = trainer.extract_dense(images)
+    backbone = RefinerBackbone(clip_model=arch, pretrained=clip_file, refiner_checkpoint=path,
+                               out_indices=(1, )).eval()
+    torch.testing.assert_close(backbone(images)[-1], expected)
+    hook = SCDDistillHook(refiner=path)
+    hook.teacher = trainer.tower
+    hook.refiner = hook._build_refiner(trainer.tower.module)
+    torch.testing.assert_close(hook.teacher_dense(images), expected)

@@ -190,9 +190,23 @@ class DenseCLIPTower(nn.Module):
         """The last block in ``value``/``qq``/``kk`` mode: ``B x L x C`` -> ``B x L x C``."""
         raise NotImplementedError
 
+    def _norm_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The tower's final norm: ``B x N x C`` -> ``B x N x C``."""
+        raise NotImplementedError
+
+    def _project_normed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Projection to the joint embedding of normed tokens: ``B x N x C`` -> ``B x N x D``."""
+        raise NotImplementedError
+
     def _project_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """Final norm + projection of tokens: ``B x N x C`` -> ``B x N x D``."""
-        raise NotImplementedError
+        return self._project_normed(self._norm_tokens(tokens))
+
+    def project_map(self, dense: torch.Tensor) -> torch.Tensor:
+        """Project a width-space map (``forward_dense(..., project=False)``):
+        ``B x C x h x w`` -> ``B x D x h x w``."""
+        tokens = dense.flatten(2).transpose(1, 2)
+        return self._to_map(self._project_normed(tokens), tuple(dense.shape[-2:]))
 
     def _pool(self, x: torch.Tensor) -> torch.Tensor:
         """The tower's own pooling + projection of all tokens: ``B x L x C`` -> ``B x D``."""
@@ -250,7 +264,8 @@ class DenseCLIPTower(nn.Module):
         return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], *grid)
 
     def forward_dense(self, x: torch.Tensor, mode: str = 'value',
-                      out_indices: Sequence[int] = (), return_dense: bool = True) -> DenseOutput:
+                      out_indices: Sequence[int] = (), return_dense: bool = True,
+                      project: bool = True) -> DenseOutput:
         """Dense forward (METHOD.md section 2).
 
         Args:
@@ -263,6 +278,9 @@ class DenseCLIPTower(nn.Module):
                 extra block).
             return_dense: compute the dense map; ``False`` stops after the
                 last requested block.
+            project: ``False`` returns the dense map before the projection
+                (after the final norm), ``B x C x h x w``; :meth:`project_map`
+                projects it later.
 
         Returns:
             :class:`DenseOutput` with ``dense`` ``B x D x h x w`` (``h = H/p``,
@@ -297,7 +315,8 @@ class DenseCLIPTower(nn.Module):
                                        use_reentrant=False)
                 else:
                     final = self._dense_block(self.blocks[last], x, ctx, mode)
-                dense = self._to_map(self._project_tokens(final[:, 1:]), grid)
+                tokens = self._norm_tokens(final[:, 1:])
+                dense = self._to_map(self._project_normed(tokens) if project else tokens, grid)
         features = [self._to_map(taken[i][:, 1:], grid) for i in indices]
         return DenseOutput(dense, features)
 
@@ -463,8 +482,10 @@ class OpenCLIPViTTower(DenseCLIPTower):
         x = x + block.ls_1(out)
         return x + block.ls_2(block.mlp(block.ln_2(x)))
 
-    def _project_tokens(self, tokens):
-        tokens = self.visual.ln_post(tokens)
+    def _norm_tokens(self, tokens):
+        return self.visual.ln_post(tokens)
+
+    def _project_normed(self, tokens):
         return tokens @ self.visual.proj if self.visual.proj is not None else tokens
 
     def _pool(self, x):
@@ -620,9 +641,12 @@ class EvaViTTower(DenseCLIPTower):
             mlp = block.gamma_2 * mlp
         return x + mlp
 
-    def _project_tokens(self, tokens):
+    def _norm_tokens(self, tokens):
+        return self.trunk.norm(tokens)
+
+    def _project_normed(self, tokens):
         t = self.trunk
-        return self.visual.head(t.head(t.fc_norm(t.norm(tokens))))
+        return self.visual.head(t.head(t.fc_norm(tokens)))
 
     def _pool(self, x):
         return self.visual.head(self.trunk.forward_head(self.trunk.norm(x)))

@@ -61,6 +61,7 @@ class SCDDistillHook(Hook):
         self.scd = SCDLoss(tau=tau, block_size=block_size)
         self.teacher: Optional[FrozenModule] = None
         self.refiner: Optional[FrozenModule] = None
+        self.refiner_space = 'projected'
         self.start_iter = 0
         self._iter = 0
 
@@ -72,7 +73,7 @@ class SCDDistillHook(Hook):
                             f'(RLATrainer), got {type(model).__name__}')
         self.teacher = self._build_teacher(model)
         if self.refiner_file is not None:
-            self.refiner = self._build_refiner(model.student.embed_dim)
+            self.refiner = self._build_refiner(model.student)
         self.start_iter = int(self.start_ratio * runner.max_iters)
         model.add_loss_term('scd', self.loss_term)
         print_log(f'SCD: {"R-SC-RLA" if self.refiner else "SC-RLA"}, {self.level} level, '
@@ -90,12 +91,15 @@ class SCDDistillHook(Hook):
                              'differ; use a teacher of the same architecture')
         return FrozenModule(tower)
 
-    def _build_refiner(self, embed_dim: int) -> FrozenModule:
+    def _build_refiner(self, tower) -> FrozenModule:
+        """The frozen Refiner, checked against ``tower`` (the student's or teacher's)."""
         state, cfg = read_refiner_file(self.refiner_file)
-        if cfg['dim'] != embed_dim:
+        self.refiner_space = cfg.pop('token_space')
+        token_dim = tower.embed_dim if self.refiner_space == 'projected' else tower.width
+        if cfg['dim'] != token_dim:
             raise ValueError(f'the Refiner in {self.refiner_file!r} works on {cfg["dim"]}-dim '
-                             f'tokens but the student embeds into {embed_dim}: it was trained '
-                             'for another tower')
+                             f'{self.refiner_space} tokens but this tower\'s have {token_dim}: '
+                             'it was trained for another tower')
         refiner = MODELS.build(dict(type='Refiner', **cfg))
         load_state_dict_checked(refiner, state, source=self.refiner_file)
         return FrozenModule(refiner)
@@ -110,8 +114,12 @@ class SCDDistillHook(Hook):
 
     def teacher_dense(self, images: torch.Tensor, mode: str = 'value') -> torch.Tensor:
         """The teacher's (refined) dense map ``B x D x h x w``, without gradient."""
-        dense = self.teacher('forward_dense', images, mode=mode).dense
-        return self.refiner('forward', dense) if self.refiner is not None else dense
+        if self.refiner is None:
+            return self.teacher('forward_dense', images, mode=mode).dense
+        width = self.refiner_space == 'width'
+        dense = self.teacher('forward_dense', images, mode=mode, project=not width).dense
+        refined = self.refiner('forward', dense)
+        return self.teacher('project_map', refined) if width else refined
 
     def tokens(self, dense: torch.Tensor, batch) -> torch.Tensor:
         """Region (``K x g^2 x D``) or image (``B x h*w x D``) tokens of a dense map."""

@@ -42,7 +42,7 @@ def test_a_refined_teacher_gives_a_gradient_and_a_lower_agreement(tmp_path):
         refiner_cfg=dict(dim=32, depth=1, num_heads=4, mlp_ratio=4.0))), str(path))
     hook = SCDDistillHook(refiner=str(path), grid_size=4)
     hook.teacher = hook._build_teacher(model)
-    hook.refiner = hook._build_refiner(32)
+    hook.refiner = hook._build_refiner(model.student)
     out = hook.loss_term(batch_for(model, torch.randn(2, 3, 64, 64)))
     assert out['scd_agreement'].item() < 0.999
     out['loss_scd'].backward()
@@ -69,7 +69,7 @@ def test_bad_teacher_refiner_and_options_are_named(tmp_path):
     atomic_torch_save(dict(state_dict=refiner.state_dict(), meta=dict(
         refiner_cfg=dict(dim=48, depth=1, num_heads=4, mlp_ratio=4.0))), str(path))
     with pytest.raises(ValueError, match='trained for another tower'):
-        SCDDistillHook(refiner=str(path))._build_refiner(32)
+        SCDDistillHook(refiner=str(path))._build_refiner(model.student)
     with pytest.raises(ValueError, match='level must be one of'):
         SCDDistillHook(level='pixel')
     with pytest.raises(ValueError, match='start_ratio'):

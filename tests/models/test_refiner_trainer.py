@@ -88,3 +88,15 @@ def test_contaminant_filter_compares_boxes_of_other_images():
     assert torch.isfinite(losses['loss_dense'])
     with pytest.raises(ValueError, match='at least 2 images'):
         model.loss(torch.randn(1, 3, 64, 64))
+
+
+def test_width_token_space_refines_before_the_projection():
+    model = tiny_trainer(token_space='width')
+    assert model.refiner.dim == 64  # the tower width, not the 32-dim embedding
+    images = torch.randn(2, 3, 64, 64)
+    assert model.clip_dense(images).shape == (2, 64, 8, 8)
+    # untrained: refining then projecting equals the plain projected dense map
+    projected = model.tower('forward_dense', images).dense
+    torch.testing.assert_close(model.extract_dense(images), projected)
+    losses = model.loss(images)
+    assert torch.isfinite(losses['loss_dense']) and torch.isfinite(losses['loss_scd'])

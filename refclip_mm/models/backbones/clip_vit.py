@@ -121,6 +121,7 @@ class CLIPViT(BaseModule):
             raise ValueError('CLIPViT needs out_indices or with_dense=True')
         self.with_dense = with_dense
         self.dense_mode = dense_mode
+        self.project_dense = True  # False: the dense output stays in the tower's width space
         self.pyramid = None
         if pyramid_scales is not None:
             if len(pyramid_scales) != len(self.out_indices):
@@ -194,7 +195,8 @@ class CLIPViT(BaseModule):
         """Images ``B x 3 x H x W`` -> tuple of maps (see the class docstring)."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.tower_frozen):
             out = self.tower.forward_dense(x, mode=self.dense_mode, out_indices=self.out_indices,
-                                           return_dense=self.with_dense)
+                                           return_dense=self.with_dense,
+                                           project=self.project_dense)
         features = list(out.features)
         if self.pyramid is not None:
             features = self.pyramid(features)

@@ -15,19 +15,25 @@ def read_refiner_file(path: str) -> Tuple[dict, dict]:
     Returns:
         ``(state_dict, refiner_cfg)``: the Refiner's tensors (keys without the
         ``refiner.`` prefix) and its config (``dim``, ``depth``, ``num_heads``,
-        ``mlp_ratio``) as far as the file records it.
+        ``mlp_ratio``) as far as the file records it, plus ``token_space``
+        (``'projected'`` or ``'width'``: where in the tower it refines; pop it
+        before building the :class:`Refiner`).
     """
     ckpt = load_checkpoint_file(path)
     meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
     if isinstance(meta, dict) and 'refiner_cfg' in meta:  # tools/export_refiner.py output
-        return extract_state_dict(ckpt), dict(meta['refiner_cfg'])
+        cfg = dict(meta['refiner_cfg'])
+        cfg.setdefault('token_space', meta.get('token_space', 'projected'))
+        return extract_state_dict(ckpt), cfg
     state = extract_state_dict(ckpt, prefix='refiner.')  # a stage-1 training checkpoint
     cfg = {}
     if isinstance(meta, dict) and isinstance(meta.get('cfg'), str):
         from mmengine.config import Config
         model_cfg = Config.fromstring(meta['cfg'], '.py').get('model', {})
         cfg = dict(model_cfg.get('refiner', {}))
+        cfg['token_space'] = model_cfg.get('token_space', 'projected')
     cfg.pop('type', None)
+    cfg.setdefault('token_space', 'projected')
     cfg.setdefault('dim', state['out.weight'].shape[0])
     cfg.setdefault('depth', len({k.split('.')[1] for k in state if k.startswith('blocks.')}))
     return state, cfg
@@ -51,6 +57,7 @@ def export_refiner(checkpoint: str, out_path: str) -> dict:
     if isinstance(ckpt_meta.get('cfg'), str):
         from mmengine.config import Config
         model_cfg = Config.fromstring(ckpt_meta['cfg'], '.py').get('model', {}).to_dict()
+    cfg.pop('token_space', None)
     meta = dict(refiner_cfg=cfg, source=str(checkpoint), iter=ckpt_meta.get('iter'),
                 clip_model=model_cfg.get('clip_model'), dense_mode=model_cfg.get('dense_mode', 'value'),
                 token_space=model_cfg.get('token_space', 'projected'))
@@ -97,11 +104,16 @@ class RefinerBackbone(CLIPViT):
                 raise ValueError(f'refiner options {conflicts} (config, file) conflict with '
                                  f'{refiner_checkpoint!r}')
             cfg.update(recorded)
-        cfg.setdefault('dim', self.tower.embed_dim)
-        if cfg['dim'] != self.tower.embed_dim:
+        self.token_space = cfg.pop('token_space', 'projected')
+        if self.token_space not in ('projected', 'width'):
+            raise ValueError(f"token_space must be 'projected' or 'width', got {self.token_space!r}")
+        token_dim = self.tower.embed_dim if self.token_space == 'projected' else self.tower.width
+        cfg.setdefault('dim', token_dim)
+        if cfg['dim'] != token_dim:
             raise ValueError(f'the Refiner in {refiner_checkpoint!r} works on {cfg["dim"]}-dim '
-                             f'tokens but this tower\'s dense map has {self.tower.embed_dim}: '
-                             'it was trained for another tower')
+                             f'tokens but this tower\'s {self.token_space} tokens have '
+                             f'{token_dim}: it was trained for another tower')
+        self.project_dense = self.token_space == 'projected'  # width: refine, then project
         self.refiner = MODELS.build(dict(type='Refiner', **cfg))
         if state is not None:
             load_state_dict_checked(self.refiner, state, source=refiner_checkpoint)
@@ -113,4 +125,6 @@ class RefinerBackbone(CLIPViT):
         *features, dense = super().forward(x)
         with torch.no_grad():
             refined = self.refiner(dense)
+            if not self.project_dense:
+                refined = self.tower.project_map(refined)
         return tuple(features) + (refined, )

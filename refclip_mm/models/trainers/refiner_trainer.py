@@ -14,7 +14,7 @@ from ..losses import contaminant_mask, region_tokens
 from .boxes import sample_local_boxes
 from .finite import FiniteLossMixin
 
-TOKEN_SPACES = ('projected', )
+TOKEN_SPACES = ('projected', 'width')
 
 
 @MODELS.register_module()
@@ -42,7 +42,8 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         dense_mode: last-block mode of the dense forward (``'value'``).
         refiner: Refiner config; ``dim`` is filled in from the tower.
         token_space: ``'projected'``: refine the projected dense map (the
-            joint embedding, default).
+            joint embedding ``D``, default); ``'width'``: refine the tokens
+            before the projection (after the final norm, tower width ``C``).
         num_boxes: local boxes per image ``M`` (3).
         area_range, aspect_range: box sampling (25-50 % of the image, 2/3-3/2).
         grid_size: tokens per box side ``g`` (14).
@@ -85,10 +86,11 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         self.dense_mode = dense_mode
         self.token_space = token_space
         refiner = dict(refiner)
-        refiner.setdefault('dim', tower.embed_dim)
-        if refiner['dim'] != tower.embed_dim:
+        token_dim = tower.embed_dim if token_space == 'projected' else tower.width
+        refiner.setdefault('dim', token_dim)
+        if refiner['dim'] != token_dim:
             raise ValueError(f'refiner dim {refiner["dim"]} does not match the tower\'s '
-                             f'embedding dim {tower.embed_dim}')
+                             f'{token_space} token dim {token_dim}')
         self.refiner = MODELS.build(refiner)
         self.num_boxes = num_boxes
         self.area_range = tuple(area_range)
@@ -103,12 +105,17 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
 
     # ------------------------------------------------------------------ features
     def clip_dense(self, images: torch.Tensor) -> torch.Tensor:
-        """Frozen CLIP dense map ``B x D x h x w`` of normalised images (no gradient)."""
-        return self.tower('forward_dense', images, mode=self.dense_mode).dense
+        """Frozen CLIP dense map of normalised images (no gradient): ``B x D x h x w``, or
+        ``B x C x h x w`` before the projection when ``token_space='width'``."""
+        return self.tower('forward_dense', images, mode=self.dense_mode,
+                          project=self.token_space == 'projected').dense
 
     def extract_dense(self, images: torch.Tensor) -> torch.Tensor:
-        """Refined dense map ``B x D x h x w`` (the contract of the dense-visualisation hook)."""
-        return self.refiner(self.clip_dense(images))
+        """Refined, projected dense map ``B x D x h x w`` (the dense-visualisation contract)."""
+        refined = self.refiner(self.clip_dense(images))
+        if self.token_space == 'width':
+            refined = self.tower('project_map', refined)
+        return refined
 
     def crops(self, images: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
         """Cut ``rois`` (``K x 5``, pixels) out of ``images`` and resize each to the input size."""
