@@ -189,6 +189,9 @@ def main(argv=None):
     print('\n=== summary ===')
     print('This demo uses a small randomly initialised CLIP on generated scenes: its numbers show')
     print('that the pipeline runs, not what a real CLIP reaches (see docs/getting_started.md).')
+    print('Real weights and data: run the full configs (configs/refiner, configs/rla, configs/fvit,')
+    print('configs/catseg); each names its local CLIP weight file (clip_pretrained, clip_weights or')
+    print('model.backbone.pretrained) and its dataset folder (data_root) at the top.')
     for title, result, seconds in stages.rows:
         print(f'{title:<70} {seconds:5.0f} s  {result}')
     return {title: result for title, result, _ in stages.rows}
