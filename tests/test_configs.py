@@ -6,7 +6,6 @@ import pytest
 from mmengine.config import Config
 
 import refclip_mm  # noqa: F401
-from refclip_mm import registry
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)

@@ -3,7 +3,6 @@
 Each case runs in a fresh interpreter, so that refclip_mm is imported only by
 the mechanism under test (``custom_imports`` or mmengine's scope import).
 """
-import json
 import textwrap
 
 import pytest

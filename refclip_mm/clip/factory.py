@@ -14,7 +14,7 @@ by :mod:`refclip_mm.clip.convert`; nothing is downloaded.
 """
 import copy
 import difflib
-from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 import torch

@@ -1,5 +1,5 @@
 """SCDDistillHook: Spatial Correlation Distillation during stage-2 fine-tuning (METHOD.md section 3)."""
-from typing import Dict, Optional, Union
+from typing import Dict, Optional
 
 import torch
 from mmengine.hooks import Hook

@@ -1,6 +1,5 @@
 """Unlabeled images: folder and COCO sources, resize + pad, and unreadable files."""
 import json
-import logging
 
 import numpy as np
 import pytest

@@ -4,7 +4,6 @@ import glob
 import os
 import os.path as osp
 import re
-import sys
 
 import pytest
 import torch

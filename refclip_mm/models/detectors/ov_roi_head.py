@@ -1,5 +1,5 @@
 """OVRoIHead: mmdet's StandardRoIHead plus CLIP region scores at test time."""
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 from mmdet.models.roi_heads import StandardRoIHead
