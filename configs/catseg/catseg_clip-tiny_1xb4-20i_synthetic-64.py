@@ -2,22 +2,18 @@
 # 64 px synthetic scenes (24 classes), 20 iterations. The class-embedding file is made with the
 # tiny text tower, e.g. by tests/segmentation (or: python tools/build_text_embeddings.py ...).
 _base_ = [
+    '../_base_/models/clip_tiny.py',
     '../_base_/datasets/synthetic_seg_64.py',
     '../_base_/default_runtime_seg.py',
     '../_base_/schedules/schedule_200i.py',
 ]
 clip_mean = [122.7709383, 116.7460125, 104.09373615]
 clip_std = [68.5005327, 66.6321579, 70.32316305]
-tiny_clip = dict(  # same as refclip_mm.clip.tiny.TINY_OPENAI_ARCH
-    embed_dim=32,
-    quick_gelu=True,
-    vision_cfg=dict(image_size=32, layers=3, width=64, head_width=16, patch_size=8),
-    text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=2))
 model = dict(
     type='OVEncoderDecoder',
     data_preprocessor=dict(type='SegDataPreProcessor', mean=clip_mean, std=clip_std,
                            bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size=(64, 64)),
-    backbone=dict(type='CatSegCLIPViT', clip_model=tiny_clip, pretrained=None,
+    backbone=dict(type='CatSegCLIPViT', clip_model={{_base_.tiny_clip}}, pretrained=None,
                   out_indices=(0, 1), finetune='attention'),
     decode_head=dict(
         type='CatSegOVHead', text_dim=32, guidance_channels=(64, 64),

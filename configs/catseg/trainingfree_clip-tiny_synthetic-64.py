@@ -1,21 +1,17 @@
 # Tiny training-free open-vocabulary config (tests): the dense map of a random tiny CLIP tower
 # against class embeddings from its tiny text tower, on 64 px synthetic scenes.
 _base_ = [
+    '../_base_/models/clip_tiny.py',
     '../_base_/datasets/synthetic_seg_64.py',
     '../_base_/default_runtime_seg.py',
 ]
 clip_mean = [122.7709383, 116.7460125, 104.09373615]
 clip_std = [68.5005327, 66.6321579, 70.32316305]
-tiny_clip = dict(  # same as refclip_mm.clip.tiny.TINY_OPENAI_ARCH
-    embed_dim=32,
-    quick_gelu=True,
-    vision_cfg=dict(image_size=32, layers=3, width=64, head_width=16, patch_size=8),
-    text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=2))
 model = dict(
     type='TrainingFreeOVSegmentor',
     data_preprocessor=dict(type='SegDataPreProcessor', mean=clip_mean, std=clip_std,
                            bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size_divisor=8),
-    backbone=dict(type='CLIPViT', clip_model=tiny_clip, pretrained=None, out_indices=(),
+    backbone=dict(type='CLIPViT', clip_model={{_base_.tiny_clip}}, pretrained=None, out_indices=(),
                   with_dense=True, frozen_stages=3),
     decode_head=dict(type='DenseCosineOVHead', text_dim=32,
                      test_class_embeddings='data/demo/catseg_text_tiny.pth'),

@@ -2,6 +2,7 @@
 # mmseg backbone with an FCN head, trained on 64 px synthetic scenes (24 classes).
 # For a real tower set model.backbone.clip_model='ViT-B-16' and pretrained='/path/to/weights'.
 _base_ = [
+    '../_base_/models/clip_tiny.py',
     '../_base_/datasets/synthetic_seg_64.py',
     '../_base_/default_runtime_seg.py',
     '../_base_/schedules/schedule_200i.py',
@@ -9,18 +10,13 @@ _base_ = [
 # OpenAI CLIP normalisation, in 0-255 pixel units
 clip_mean = [122.7709383, 116.7460125, 104.09373615]
 clip_std = [68.5005327, 66.6321579, 70.32316305]
-tiny_clip = dict(  # same as refclip_mm.clip.tiny.TINY_OPENAI_ARCH
-    embed_dim=32,
-    quick_gelu=True,
-    vision_cfg=dict(image_size=32, layers=3, width=64, head_width=16, patch_size=8),
-    text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=2))
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=dict(
         type='SegDataPreProcessor', mean=clip_mean, std=clip_std, bgr_to_rgb=True,
         pad_val=0, seg_pad_val=255, size=(64, 64)),
     backbone=dict(
-        type='CLIPViT', clip_model=tiny_clip, pretrained=None, out_indices=(1, 2)),
+        type='CLIPViT', clip_model={{_base_.tiny_clip}}, pretrained=None, out_indices=(1, 2)),
     decode_head=dict(
         type='FCNHead', in_channels=64, in_index=-1, channels=64, num_convs=1,
         concat_input=False, dropout_ratio=0.0, num_classes=24, norm_cfg=dict(type='BN', requires_grad=True),

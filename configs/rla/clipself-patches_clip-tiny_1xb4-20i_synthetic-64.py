@@ -2,18 +2,13 @@
 # CLIP ViT (refclip_mm.clip.tiny.TINY_OPENAI_ARCH, patch 8) on 64 px synthetic scenes.
 # Data: python tools/make_synthetic_data.py data/demo
 # Initial weights: python -c "from refclip_mm.clip.tiny import save_tiny_clip; save_tiny_clip('data/demo/tiny_clip.pth')"
-_base_ = ['../_base_/default_runtime.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/models/clip_tiny.py']
 image_size = 64
 data_root = 'data/demo/'
 clip_pretrained = 'data/demo/tiny_clip.pth'
-tiny_clip = dict(
-    embed_dim=32,
-    quick_gelu=True,
-    vision_cfg=dict(image_size=32, layers=3, width=64, head_width=16, patch_size=8),
-    text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=2))
 model = dict(
     type='RLATrainer',
-    clip_model=tiny_clip,
+    clip_model={{_base_.tiny_clip}},
     pretrained=clip_pretrained,
     loss_rla=dict(type='CLIPSelfLoss'),
     crop_enlarge=1.0)
