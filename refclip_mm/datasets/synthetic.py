@@ -1,9 +1,10 @@
 """Synthetic scenes: a small, deterministic world of textured backgrounds and coloured shapes.
 
 Used by the demo, the tiny configs and the tests (no dataset can be downloaded
-here). A scene is a square RGB image made of one "stuff" background and a few
-"thing" objects (a shape in a colour) that may occlude each other. Each scene
-comes with instance boxes and masks, a semantic label map and a caption.
+here). A scene is a square RGB image made of one "stuff" background (a colour and a
+texture: stripes, dots, waves or blocks) and a few "thing" objects (a shape in
+a colour, at a random scale) that may occlude each other. Each scene comes with
+instance boxes and masks, a semantic label map and a caption.
 
 Label ids of the semantic map: ``0 .. len(STUFF)-1`` are stuff classes,
 ``len(STUFF) + k`` is thing category ``k``. COCO category ids are ``k + 1``.
@@ -26,6 +27,9 @@ STUFF: Dict[str, Tuple[int, int, int]] = {
     'stone': (120, 120, 120),
 }
 THING_CLASSES: Tuple[str, ...] = tuple(f'{c} {s}' for s in SHAPES for c in COLOURS)
+# The texture of each stuff class (see ``_stuff_texture``).
+STUFF_TEXTURES: Dict[str, str] = {
+    'grass': 'stripes', 'sand': 'dots', 'water': 'waves', 'stone': 'blocks'}
 STUFF_CLASSES: Tuple[str, ...] = tuple(STUFF)
 SEMANTIC_CLASSES: Tuple[str, ...] = STUFF_CLASSES + THING_CLASSES
 # Every 4th thing category is held out as "novel" for open-vocabulary detection.
@@ -41,11 +45,13 @@ class SceneConfig:
         objects_per_image: inclusive range of the number of things.
         object_scale: inclusive range of an object's side, as a fraction of the image.
         texture_noise: std of the background's per-pixel noise (0-255 scale).
+        texture_contrast: amplitude of the stuff textures (0-255 scale; 0: flat colour).
     """
     image_size: int = 64
     objects_per_image: Tuple[int, int] = (1, 3)
     object_scale: Tuple[float, float] = (0.25, 0.5)
     texture_noise: float = 12.0
+    texture_contrast: float = 25.0
 
 
 @dataclass
@@ -84,12 +90,36 @@ def _shape_mask(shape: str, size: int) -> np.ndarray:
     raise ValueError(f'unknown shape {shape!r}; known: {SHAPES}')
 
 
+def _stuff_texture(texture: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A size x size pattern in [-1, 1] with a random phase (and orientation for stripes)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    phase = rng.uniform(0, 2 * np.pi)
+    if texture == 'stripes':
+        angle = rng.uniform(-0.4, 0.4)
+        return np.sign(np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / 6 + phase))
+    if texture == 'dots':
+        return np.where((np.sin(xx * 2 * np.pi / 5 + phase) > 0.6)
+                        & (np.sin(yy * 2 * np.pi / 5 + phase) > 0.6), 1.0, -0.3)
+    if texture == 'waves':
+        return np.sin(yy * 2 * np.pi / 10 + 2 * np.sin(xx * 2 * np.pi / 16) + phase)
+    if texture == 'blocks':
+        cell = 8
+        offset = rng.integers(cell, size=2)
+        return np.where(((yy + offset[0]) // cell + (xx + offset[1]) // cell) % 2 == 0, 1.0, -1.0)
+    raise ValueError(f'unknown texture {texture!r}; known: {sorted(set(STUFF_TEXTURES.values()))}')
+
+
 def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> Scene:
     """Draw one scene with the random generator ``rng``."""
     size = cfg.image_size
     stuff_id = int(rng.integers(len(STUFF)))
-    base = np.array(STUFF[STUFF_CLASSES[stuff_id]], np.float32)
+    stuff = STUFF_CLASSES[stuff_id]
+    base = np.array(STUFF[stuff], np.float32)
     image = base + rng.normal(0, cfg.texture_noise, (size, size, 3)).astype(np.float32)
+    if cfg.texture_contrast:
+        pattern = _stuff_texture(STUFF_TEXTURES[stuff], size, rng).astype(np.float32)
+        image += cfg.texture_contrast * pattern[..., None]
+    background = image.copy()
     semantic = np.full((size, size), stuff_id, np.uint8)
     owner = np.full((size, size), -1, np.int64)  # index of the visible instance per pixel
     placed = []
@@ -108,7 +138,9 @@ def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> 
     instances = []
     for index, category in enumerate(placed):
         visible = owner == index
-        if visible.sum() < 4:  # fully hidden by later objects: not an instance any more
+        if visible.sum() < 4:  # (almost) hidden by later objects: repaint its rest as background
+            image[visible] = background[visible]
+            semantic[visible] = stuff_id
             continue
         ys, xs = np.nonzero(visible)
         bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
