@@ -1,0 +1,16 @@
+# ToyWorld stage 2, RLA only (docs/toyworld.md): CLIPSelf ("patches") fine-tuning of the
+# stage-0 toy CLIP. tools/toyworld.py sets the paths and the seed.
+_base_ = ['../rla/clipself-patches_clip-tiny_1xb4-20i_synthetic-64.py',
+          '../_base_/models/clip_toy.py']
+max_iters = 300
+model = dict(clip_model={{_base_.toy_clip}}, pretrained='work_dirs/toyworld/clip_toy.pth')
+train_dataloader = dict(batch_size=16, dataset=dict(data_root='work_dirs/toyworld/data/'))
+optim_wrapper = dict(optimizer=dict(lr=1e-4))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
+    dict(type='CosineAnnealingLR', T_max=max_iters - 30, by_epoch=False, begin=30, end=max_iters),
+]
+train_cfg = dict(max_iters=max_iters)
+default_hooks = dict(logger=dict(interval=50),
+                     checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
+log_processor = dict(window_size=50)

@@ -1,0 +1,211 @@
+"""The ToyWorld's tower evaluations that need no training (docs/toyworld.md).
+
+All of them read a split written by :func:`refclip_mm.datasets.synthetic.write_dataset`
+(:func:`load_eval_set`) and a tower's dense maps ``B x D x h x w`` in the
+text-aligned (projected) space:
+
+* :func:`unsupervised_seg_miou`: k-means + Hungarian matching (the dense-quality metric);
+* :func:`ov_seg_miou`: training-free open-vocabulary segmentation (each token takes the
+  class whose text embedding it is closest to);
+* :func:`region_top1`: region classification of ground-truth boxes (RoIAlign) and of
+  thing masks (mask pooling) against the thing-class text embeddings;
+* :func:`zero_shot_accuracy`: image-level zero-shot classification (CLS path) of
+  single-object scenes, to show that stage 0 learned the world.
+"""
+import json
+import os.path as osp
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..datasets.synthetic import COLOURS, SEMANTIC_CLASSES, THING_CLASSES, SceneConfig, render_scene
+from ..evaluation.towers import load_rgb, normalize_images
+from ..evaluation.unsupervised_seg import evaluate_dense_features
+
+DenseFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class EvalSet:
+    """A labelled split in memory.
+
+    Attributes:
+        images: ``N x 3 x H x W`` CLIP-normalised images.
+        semantic: ``N x H x W`` int64 semantic labels (stuff, then thing classes).
+        boxes: per image ``K_i x 4`` float boxes ``(x1, y1, x2, y2)`` in pixels.
+        labels: per image ``K_i`` thing-class indices.
+        masks: per image ``K_i x H x W`` bool visible-part masks.
+    """
+    images: torch.Tensor
+    semantic: torch.Tensor
+    boxes: List[torch.Tensor]
+    labels: List[torch.Tensor]
+    masks: List[torch.Tensor]
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+def load_eval_set(root: str, split: str = 'val') -> EvalSet:
+    """Read ``root/images/<split>``, ``root/semantic/<split>`` and ``instances_<split>.json``."""
+    from PIL import Image
+    from pycocotools import mask as mask_utils
+    ann_file = osp.join(root, 'annotations', f'instances_{split}.json')
+    if not osp.isfile(ann_file):
+        raise FileNotFoundError(f'{ann_file} not found; write the split with '
+                                'tools/make_synthetic_data.py or tools/toyworld.py')
+    with open(ann_file) as f:
+        coco = json.load(f)
+    per_image: Dict[int, list] = {image['id']: [] for image in coco['images']}
+    for ann in coco['annotations']:
+        per_image[ann['image_id']].append(ann)
+    images, semantic, boxes, labels, masks = [], [], [], [], []
+    for image in coco['images']:
+        stem = osp.splitext(image['file_name'])[0]
+        images.append(load_rgb(osp.join(root, 'images', split, image['file_name'])))
+        semantic.append(np.asarray(Image.open(osp.join(root, 'semantic', split, stem + '.png'))))
+        anns = per_image[image['id']]
+        boxes.append(torch.tensor([[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+                                    a['bbox'][1] + a['bbox'][3]] for a in anns],
+                                  dtype=torch.float32).reshape(-1, 4))
+        labels.append(torch.tensor([a['category_id'] - 1 for a in anns], dtype=torch.long))
+        h, w = image['height'], image['width']
+        masks.append(torch.from_numpy(np.stack(
+            [mask_utils.decode(a['segmentation']).astype(bool) for a in anns]
+            or [np.zeros((h, w), bool)][:0]).reshape(-1, h, w)))
+    if not images:
+        raise ValueError(f'{ann_file} lists no images')
+    return EvalSet(normalize_images(np.stack(images)), torch.from_numpy(np.stack(semantic)).long(),
+                   boxes, labels, masks)
+
+
+@torch.no_grad()
+def dense_maps(fn: DenseFn, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """``N x D x h x w`` dense maps of ``images`` (``N x 3 x H x W``), computed in batches."""
+    return torch.cat([fn(images[i:i + batch_size]).float()
+                      for i in range(0, images.shape[0], batch_size)])
+
+
+def unsupervised_seg_miou(maps: torch.Tensor, data: EvalSet, seed: int = 0) -> float:
+    """mIoU (%) of k-means clusters (k = number of semantic classes) matched to the classes."""
+    result = evaluate_dense_features(list(maps), list(data.semantic), len(SEMANTIC_CLASSES),
+                                     seed=seed)
+    return float(result.miou)
+
+
+def confusion_miou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
+    """mIoU (%) over the classes that occur in ``target`` or ``pred`` (both int label maps)."""
+    confusion = torch.bincount(target.reshape(-1) * num_classes + pred.reshape(-1),
+                               minlength=num_classes ** 2).reshape(num_classes, num_classes)
+    inter = confusion.diag().double()
+    union = confusion.sum(0).double() + confusion.sum(1).double() - inter
+    present = union > 0
+    return float((inter[present] / union[present]).mean() * 100)
+
+
+def ov_seg_miou(maps: torch.Tensor, class_embeddings: torch.Tensor, data: EvalSet) -> float:
+    """Training-free open-vocabulary segmentation mIoU (%).
+
+    Args:
+        maps: ``N x D x h x w`` projected dense maps.
+        class_embeddings: ``C x D`` text embeddings of :data:`SEMANTIC_CLASSES`, in order.
+    """
+    if class_embeddings.shape[0] != len(SEMANTIC_CLASSES):
+        raise ValueError(f'need {len(SEMANTIC_CLASSES)} semantic-class embeddings, got '
+                         f'{class_embeddings.shape[0]}')
+    text = F.normalize(class_embeddings.float(), dim=-1)
+    logits = torch.einsum('ndhw,cd->nchw', F.normalize(maps, dim=1), text)
+    logits = F.interpolate(logits, size=data.semantic.shape[-2:], mode='bilinear',
+                           align_corners=False)
+    return confusion_miou(logits.argmax(1), data.semantic, len(SEMANTIC_CLASSES))
+
+
+def box_features(maps: torch.Tensor, data: EvalSet) -> torch.Tensor:
+    """``K x D`` RoIAlign (1 x 1) features of every ground-truth box of the split."""
+    from mmcv.ops import roi_align
+    stride = data.images.shape[-1] / maps.shape[-1]
+    rois = torch.cat([torch.cat([torch.full((len(b), 1), float(i)), b], 1)
+                      for i, b in enumerate(data.boxes)])
+    return roi_align(maps.contiguous(), rois, (1, 1), 1.0 / stride, 0, 'avg', True).flatten(1)
+
+
+def mask_features(maps: torch.Tensor, data: EvalSet) -> torch.Tensor:
+    """``K x D`` mask-pooled features: the tokens' mean weighted by each mask's coverage."""
+    feats = []
+    for image_maps, masks in zip(maps, data.masks):
+        if len(masks) == 0:
+            continue
+        cover = F.adaptive_avg_pool2d(masks[:, None].float(), image_maps.shape[-2:]).flatten(1)
+        weights = cover / cover.sum(1, keepdim=True).clamp_min(1e-6)
+        feats.append(weights @ image_maps.flatten(1).t())
+    return torch.cat(feats)
+
+
+def region_top1(maps: torch.Tensor, thing_embeddings: torch.Tensor, data: EvalSet
+                ) -> Dict[str, float]:
+    """Top-1 accuracy (%) of boxes and of masks classified among the thing classes."""
+    if thing_embeddings.shape[0] != len(THING_CLASSES):
+        raise ValueError(f'need {len(THING_CLASSES)} thing-class embeddings, got '
+                         f'{thing_embeddings.shape[0]}')
+    labels = torch.cat(data.labels)
+    if labels.numel() == 0:
+        raise ValueError('the split has no instances to classify')
+    text = F.normalize(thing_embeddings.float(), dim=-1)
+    out = {}
+    for name, feats in (('box', box_features(maps, data)), ('mask', mask_features(maps, data))):
+        pred = (F.normalize(feats, dim=-1) @ text.t()).argmax(1)
+        out[name] = float((pred == labels).float().mean() * 100)
+    return out
+
+
+def single_object_scenes(num_images: int, seed: int, image_size: int = 64):
+    """``(images N x 3 x H x W normalised, labels N)``: one thing per scene, uniform classes."""
+    rng = np.random.default_rng(seed)
+    cfg = SceneConfig(image_size=image_size, objects_per_image=(1, 1), object_scale=(0.3, 0.55))
+    images, labels = [], []
+    while len(images) < num_images:
+        scene = render_scene(rng, cfg)
+        if len(scene.instances) == 1:
+            images.append(scene.image)
+            labels.append(scene.instances[0]['category'])
+    return normalize_images(np.stack(images)), torch.tensor(labels)
+
+
+@torch.no_grad()
+def zero_shot_accuracy(encode_image: Callable[[torch.Tensor], torch.Tensor],
+                       thing_embeddings: torch.Tensor, num_images: int = 500, seed: int = 0,
+                       image_size: int = 64) -> Dict[str, float]:
+    """Zero-shot accuracy (%) on single-object scenes among the thing classes.
+
+    Returns:
+        ``top1`` (the class; chance 5%), ``colour`` and ``shape`` (the predicted class has the
+        right colour / shape; chance 25% / 20%).
+    """
+    images, labels = single_object_scenes(num_images, seed, image_size)
+    feats = torch.cat([encode_image(images[i:i + 64]) for i in range(0, num_images, 64)])
+    pred = (F.normalize(feats, dim=-1) @ F.normalize(thing_embeddings.float(), dim=-1).t()).argmax(1)
+    colours = len(COLOURS)  # THING_CLASSES runs over colours fastest
+
+    def acc(ok):
+        return float(ok.float().mean() * 100)
+    return dict(top1=acc(pred == labels), colour=acc(pred % colours == labels % colours),
+                shape=acc(pred // colours == labels // colours))
+
+
+def evaluate_tower(fn: DenseFn, data: EvalSet, semantic_embeddings: torch.Tensor,
+                   thing_embeddings: torch.Tensor, seed: int = 0) -> Dict[str, float]:
+    """Every training-free ToyWorld metric of one tower (all in %)."""
+    maps = dense_maps(fn, data.images)
+    regions = region_top1(maps, thing_embeddings, data)
+    return dict(unsup_miou=unsupervised_seg_miou(maps, data, seed),
+                ov_seg_miou=ov_seg_miou(maps, semantic_embeddings, data),
+                box_top1=regions['box'], mask_top1=regions['mask'])
+
+
+def mean_std(values: Sequence[float]):
+    """``(mean, sample std)``; std is 0 for a single value."""
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
