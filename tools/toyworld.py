@@ -358,6 +358,38 @@ def format_table(table: Dict[str, Dict[str, list]], seeds: Sequence[int]) -> str
     return '\n'.join(lines)
 
 
+# (claim, metric key, row a, row b, expected sign of a - b)
+CLAIMS = (
+    ('1. RLA degrades dense quality', 'unsup_miou', 'CLIPSelf', 'CLIP', -1),
+    ('1. RLA degrades dense quality', 'unsup_miou', 'RegionCLIP', 'CLIP', -1),
+    ('2. SCD keeps it', 'unsup_miou', 'SC-RLA', 'CLIPSelf', +1),
+    ('3. the Refiner makes SCD better', 'unsup_miou', 'R-SC-RLA', 'SC-RLA', +1),
+    ('3. the Refiner makes SCD better', 'ov_seg_miou', 'R-SC-RLA', 'SC-RLA', +1),
+    ('4. alignment still improves', 'box_top1', 'R-SC-RLA', 'CLIP', +1),
+    ('4. alignment still improves', 'mask_top1', 'R-SC-RLA', 'CLIP', +1),
+    ('4. alignment still improves', 'ov_seg_miou', 'R-SC-RLA', 'CLIP', +1),
+    ('4. alignment still improves', 'novel_ap50', 'R-SC-RLA', 'CLIP', +1),
+    ('4. alignment still improves', 'novel_ap50', 'R-SC-RLA', 'CLIPSelf', +1),
+)
+
+
+def format_claims(table: Dict[str, Dict[str, list]]) -> str:
+    """Paired (same-seed) differences for each claim, and how many seeds show the claimed sign."""
+    from refclip_mm.toyworld import mean_std
+    titles = dict(METRICS)
+    lines = ['| claim | metric | difference | mean ± std | seeds with the claimed sign |',
+             '|---|---|---|---|---|']
+    for claim, key, a, b, sign in CLAIMS:
+        if key not in table.get(a, {}) or key not in table.get(b, {}):
+            continue
+        diffs = [x - y for x, y in zip(table[a][key], table[b][key])]
+        mean, std = mean_std(diffs)
+        agree = sum(1 for d in diffs if d * sign > 0)
+        lines.append(f'| {claim} | {titles[key]} | {a} − {b} ({"<" if sign < 0 else ">"} 0) | '
+                     f'{mean:+.1f} ± {std:.1f} | {agree}/{len(diffs)} |')
+    return '\n'.join(lines)
+
+
 def panel(run: Run, rows: Sequence[str], out: str, num_images: int = 4) -> None:
     import numpy as np
     import torch
@@ -418,7 +450,7 @@ def main(argv=None):
     run.step('panel', run.path('panel.png'), lambda: panel(run, rows, run.path('panel.png')))
 
     table = {row: values for row, values in collect(run, methods, seeds).items() if row in rows}
-    text = format_table(table, seeds)
+    text = format_table(table, seeds) + '\n\n' + format_claims(table)
     stage0_eval = read_json(run.path('stage0_eval.json'))
     summary = dict(protocol=asdict(protocol), stage0=stage0_eval, table=table,
                    seconds_this_call=time.time() - start, step_seconds=run.timings)

@@ -33,7 +33,9 @@ def test_every_tower_gets_every_metric(toyworld_run):
     assert set(shot) == {'top1', 'colour', 'shape'}
     with open(osp.join(work, 'table.md')) as f:
         text = f.read()
-    assert text.count('\n') == 2 + len(table) and '| R-SC-RLA |' in text
+    towers, claims = text.split('\n\n')
+    assert towers.count('\n') == 1 + len(table) and '| R-SC-RLA |' in towers
+    assert '| 2. SCD keeps it | unsup. seg mIoU | SC-RLA − CLIPSelf (> 0) |' in claims
     assert osp.getsize(osp.join(work, 'panel.png')) > 1000
     assert 'zero-shot on single-object scenes' in first.stdout
 
@@ -46,3 +48,19 @@ def test_a_second_call_reuses_every_step(toyworld_run, run_python):
     assert second.stdout.count(': cached') >= 20
     table = lambda out: out[out.index('| tower |'):].split('\n[toyworld]')[0]  # noqa: E731
     assert table(second.stdout) == table(first.stdout)
+
+
+def test_the_same_seed_gives_the_same_numbers(toyworld_run, tmp_path, run_python):
+    """A fresh run (stage 0 included) reproduces the first run's values exactly."""
+    work, _ = toyworld_run
+    again = run_python([*ARGS, '--work-dir', str(tmp_path), '--methods', 'R-SC-RLA', '--no-fvit'],
+                       timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    with open(osp.join(work, 'results.json')) as f:
+        first = json.load(f)['table']
+    with open(osp.join(tmp_path, 'results.json')) as f:
+        second = json.load(f)['table']
+    assert list(second) == ['CLIP', 'CLIP + Refiner', 'R-SC-RLA']
+    for row, values in second.items():
+        for key, seeds in values.items():
+            assert seeds == first[row][key], (row, key)
