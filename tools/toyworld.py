@@ -46,6 +46,9 @@ METHODS = {'CLIPSelf': 'clipself', 'RegionCLIP': 'regionclip', 'SC-RLA': 'sc_rla
 METRICS = (('unsup_miou', 'unsup. seg mIoU'), ('ov_seg_miou', 'OV seg mIoU'),
            ('box_top1', 'box top-1'), ('mask_top1', 'mask top-1'),
            ('novel_ap50', 'novel AP50'), ('base_ap50', 'base AP50'))
+# region classification split into its parts: the predicted class has the right colour / shape
+REGION_PARTS = (('box_colour', 'box: colour right'), ('box_shape', 'box: shape right'),
+                ('mask_colour', 'mask: colour right'), ('mask_shape', 'mask: shape right'))
 
 
 @dataclass
@@ -339,13 +342,14 @@ def slug(row: str) -> str:
     return row.lower().replace(' + ', '+').replace(' ', '_')
 
 
-def format_table(table: Dict[str, Dict[str, list]], seeds: Sequence[int]) -> str:
+def format_table(table: Dict[str, Dict[str, list]], seeds: Sequence[int],
+                 metrics=METRICS) -> str:
     from refclip_mm.toyworld import mean_std
-    head = '| tower | ' + ' | '.join(title for _, title in METRICS) + ' |'
-    lines = [head, '|' + '---|' * (len(METRICS) + 1)]
+    head = '| tower | ' + ' | '.join(title for _, title in metrics) + ' |'
+    lines = [head, '|' + '---|' * (len(metrics) + 1)]
     for row, values in table.items():
         cells = []
-        for key, _ in METRICS:
+        for key, _ in metrics:
             if key not in values:
                 cells.append('-')
             elif len(values[key]) != len(seeds):
@@ -450,7 +454,8 @@ def main(argv=None):
     run.step('panel', run.path('panel.png'), lambda: panel(run, rows, run.path('panel.png')))
 
     table = {row: values for row, values in collect(run, methods, seeds).items() if row in rows}
-    text = format_table(table, seeds) + '\n\n' + format_claims(table)
+    text = '\n\n'.join([format_table(table, seeds), format_claims(table),
+                         format_table(table, seeds, REGION_PARTS)])
     stage0_eval = read_json(run.path('stage0_eval.json'))
     summary = dict(protocol=asdict(protocol), stage0=stage0_eval, table=table,
                    seconds_this_call=time.time() - start, step_seconds=run.timings)

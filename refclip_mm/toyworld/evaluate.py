@@ -146,7 +146,12 @@ def mask_features(maps: torch.Tensor, data: EvalSet) -> torch.Tensor:
 
 def region_top1(maps: torch.Tensor, thing_embeddings: torch.Tensor, data: EvalSet
                 ) -> Dict[str, float]:
-    """Top-1 accuracy (%) of boxes and of masks classified among the thing classes."""
+    """Accuracy (%) of boxes and of masks classified among the thing classes.
+
+    Returns:
+        ``box`` and ``mask``: top-1; ``box_colour``, ``box_shape``, ``mask_colour``,
+        ``mask_shape``: the predicted class has the right colour / shape (chance 25% / 20%).
+    """
     if thing_embeddings.shape[0] != len(THING_CLASSES):
         raise ValueError(f'need {len(THING_CLASSES)} thing-class embeddings, got '
                          f'{thing_embeddings.shape[0]}')
@@ -154,11 +159,18 @@ def region_top1(maps: torch.Tensor, thing_embeddings: torch.Tensor, data: EvalSe
     if labels.numel() == 0:
         raise ValueError('the split has no instances to classify')
     text = F.normalize(thing_embeddings.float(), dim=-1)
+    colours = len(COLOURS)  # THING_CLASSES runs over colours fastest
     out = {}
     for name, feats in (('box', box_features(maps, data)), ('mask', mask_features(maps, data))):
         pred = (F.normalize(feats, dim=-1) @ text.t()).argmax(1)
-        out[name] = float((pred == labels).float().mean() * 100)
+        out[name] = _percent(pred == labels)
+        out[f'{name}_colour'] = _percent(pred % colours == labels % colours)
+        out[f'{name}_shape'] = _percent(pred // colours == labels // colours)
     return out
+
+
+def _percent(correct: torch.Tensor) -> float:
+    return float(correct.float().mean() * 100)
 
 
 def single_object_scenes(num_images: int, seed: int, image_size: int = 64):
@@ -187,22 +199,22 @@ def zero_shot_accuracy(encode_image: Callable[[torch.Tensor], torch.Tensor],
     images, labels = single_object_scenes(num_images, seed, image_size)
     feats = torch.cat([encode_image(images[i:i + 64]) for i in range(0, num_images, 64)])
     pred = (F.normalize(feats, dim=-1) @ F.normalize(thing_embeddings.float(), dim=-1).t()).argmax(1)
-    colours = len(COLOURS)  # THING_CLASSES runs over colours fastest
-
-    def acc(ok):
-        return float(ok.float().mean() * 100)
-    return dict(top1=acc(pred == labels), colour=acc(pred % colours == labels % colours),
-                shape=acc(pred // colours == labels // colours))
+    colours = len(COLOURS)
+    return dict(top1=_percent(pred == labels), colour=_percent(pred % colours == labels % colours),
+                shape=_percent(pred // colours == labels // colours))
 
 
 def evaluate_tower(fn: DenseFn, data: EvalSet, semantic_embeddings: torch.Tensor,
                    thing_embeddings: torch.Tensor, seed: int = 0) -> Dict[str, float]:
-    """Every training-free ToyWorld metric of one tower (all in %)."""
+    """Every training-free ToyWorld metric of one tower (all in %): ``unsup_miou``,
+    ``ov_seg_miou``, ``box_top1``, ``mask_top1`` and the colour / shape parts of the latter two."""
     maps = dense_maps(fn, data.images)
     regions = region_top1(maps, thing_embeddings, data)
-    return dict(unsup_miou=unsupervised_seg_miou(maps, data, seed),
-                ov_seg_miou=ov_seg_miou(maps, semantic_embeddings, data),
-                box_top1=regions['box'], mask_top1=regions['mask'])
+    metrics = dict(unsup_miou=unsupervised_seg_miou(maps, data, seed),
+                   ov_seg_miou=ov_seg_miou(maps, semantic_embeddings, data),
+                   box_top1=regions.pop('box'), mask_top1=regions.pop('mask'))
+    metrics.update(regions)
+    return metrics
 
 
 def mean_std(values: Sequence[float]):

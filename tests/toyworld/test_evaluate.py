@@ -58,7 +58,9 @@ def test_wrong_text_embeddings_score_low(eval_set):
 def test_evaluate_tower_reports_every_metric(eval_set):
     metrics = evaluate_tower(lambda x: oracle_maps_like(x, eval_set), eval_set, torch.eye(NUM),
                              torch.eye(NUM)[len(SEMANTIC_CLASSES) - len(THING_CLASSES):])
-    assert set(metrics) == {'unsup_miou', 'ov_seg_miou', 'box_top1', 'mask_top1'}
+    assert set(metrics) == {'unsup_miou', 'ov_seg_miou', 'box_top1', 'mask_top1', 'box_colour',
+                            'box_shape', 'mask_colour', 'mask_shape'}
+    assert metrics['mask_colour'] >= metrics['mask_top1'] and metrics['mask_shape'] >= metrics['mask_top1']
     assert metrics['mask_top1'] > 80 and metrics['unsup_miou'] > 30
 
 

@@ -23,7 +23,8 @@ def test_every_tower_gets_every_metric(toyworld_run):
     table = results['table']
     assert list(table) == ['CLIP', 'CLIP + Refiner', 'CLIPSelf', 'RegionCLIP', 'SC-RLA', 'R-SC-RLA']
     for row, values in table.items():
-        expected = {'unsup_miou', 'ov_seg_miou', 'box_top1', 'mask_top1'}
+        expected = {'unsup_miou', 'ov_seg_miou', 'box_top1', 'mask_top1', 'box_colour',
+                    'box_shape', 'mask_colour', 'mask_shape'}
         if row != 'CLIP + Refiner':
             expected |= {'novel_ap50', 'base_ap50'}
         assert set(values) == expected, row
@@ -33,8 +34,9 @@ def test_every_tower_gets_every_metric(toyworld_run):
     assert set(shot) == {'top1', 'colour', 'shape'}
     with open(osp.join(work, 'table.md')) as f:
         text = f.read()
-    towers, claims = text.split('\n\n')
+    towers, claims, parts = text.split('\n\n')
     assert towers.count('\n') == 1 + len(table) and '| R-SC-RLA |' in towers
+    assert parts.startswith('| tower | box: colour right |')
     assert '| 2. SCD keeps it | unsup. seg mIoU | SC-RLA − CLIPSelf (> 0) |' in claims
     assert osp.getsize(osp.join(work, 'panel.png')) > 1000
     assert 'zero-shot on single-object scenes' in first.stdout
