@@ -29,6 +29,8 @@ from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from demo import last_checkpoint  # noqa: E402  (tools/ is on sys.path when run as a script)
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(REPO, 'configs', 'toyworld')
 CONFIGS = dict(
@@ -144,11 +146,6 @@ def write_json(path: str, data) -> None:
 def read_json(path: str):
     with open(path) as f:
         return json.load(f)
-
-
-def last_checkpoint(work_dir: str) -> str:
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
 
 
 def toy_arch() -> dict:
