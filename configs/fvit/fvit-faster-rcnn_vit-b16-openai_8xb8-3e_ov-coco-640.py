@@ -4,14 +4,15 @@ _base_ = [
     '../_base_/fvit/fvit_faster-rcnn.py', '../_base_/fvit/ov_coco_detection.py',
     '../_base_/fvit/schedule_ov_coco_3e.py', '../_base_/fvit/default_runtime_det.py'
 ]
-# ---- the three things to edit ------------------------------------------------------------
-clip_weights = 'checkpoints/openai_vit-b-16.pt'  # CLIP file or a stage-2 checkpoint (student.visual.*)
+# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP file or converted tower
 class_embeddings = 'data/embeddings/coco_vit-b16-openai.pth'  # tools/build_text_embeddings.py --dataset coco
 data_root = 'data/coco/'  # annotations/ from tools/prepare_ov_coco.py, train2017/, val2017/
 # ------------------------------------------------------------------------------------------
 image_size = (640, 640)
 model = dict(
-    backbone=dict(clip_model='ViT-B-16-quickgelu', pretrained=clip_weights, out_indices=(3, 5, 7, 11),
+    data_preprocessor=dict(fixed_size=image_size),  # pads every batch to image_size
+    backbone=dict(clip_model='ViT-B-16-quickgelu', pretrained=clip_pretrained, out_indices=(3, 5, 7, 11),
                   frozen_stages=12),
     neck=dict(in_channels=[768] * 4),
     roi_head=dict(bbox_head=dict(class_embeddings=class_embeddings,
@@ -26,13 +27,11 @@ train_pipeline = [
          recompute_bbox=True, allow_negative_crop=True),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='Pad', size=image_size),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='Pad', size=image_size),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),

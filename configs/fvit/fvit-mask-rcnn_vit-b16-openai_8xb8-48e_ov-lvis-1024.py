@@ -4,20 +4,22 @@ _base_ = [
     '../_base_/fvit/fvit_mask-rcnn.py', '../_base_/fvit/ov_lvis_instance.py',
     '../_base_/fvit/schedule_ov_lvis_48e.py', '../_base_/fvit/default_runtime_det.py'
 ]
-# ---- the three things to edit ------------------------------------------------------------
-clip_weights = 'checkpoints/openai_vit-b-16.pt'  # CLIP file or a stage-2 checkpoint (student.visual.*)
-class_embeddings = 'data/embeddings/lvis_vit-b16-openai.pth'  # build_text_embeddings.py --ann lvis_v1_val.json
+# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP file or converted tower
+class_embeddings = 'data/embeddings/lvis_vit-b16-openai.pth'  # tools/build_text_embeddings.py --ann lvis_v1_val.json
 data_root = 'data/lvis_v1/'  # annotations/ from tools/prepare_ov_lvis.py, train2017/, val2017/
 # ------------------------------------------------------------------------------------------
 image_size = (1024, 1024)
+novel_classes = data_root + 'annotations/lvis_v1_ov_novel_classes.json'  # tools/prepare_ov_lvis.py
 model = dict(
-    backbone=dict(clip_model='ViT-B-16-quickgelu', pretrained=clip_weights, out_indices=(3, 5, 7, 11),
+    data_preprocessor=dict(fixed_size=image_size),  # pads every batch to image_size
+    backbone=dict(clip_model='ViT-B-16-quickgelu', pretrained=clip_pretrained, out_indices=(3, 5, 7, 11),
                   frozen_stages=12),
     neck=dict(in_channels=[768] * 4),
     roi_head=dict(bbox_head=dict(
         class_embeddings=class_embeddings,
         class_names=None,  # the embedding file's classes, in its (LVIS category) order
-        novel_classes=data_root + 'annotations/lvis_v1_ov_novel_classes.json',
+        novel_classes=novel_classes,
         clip_temperature=50.0, alpha=0.1, beta=0.6)))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -27,13 +29,11 @@ train_pipeline = [
          recompute_bbox=True, allow_negative_crop=True),
     dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='Pad', size=image_size),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='Pad', size=image_size),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),

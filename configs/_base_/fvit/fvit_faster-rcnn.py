@@ -6,9 +6,9 @@ clip_std = [68.5005327, 66.6321579, 70.32316305]
 model = dict(
     type='FViT',
     use_clip_scores=True,
-    data_preprocessor=dict(
-        type='DetDataPreprocessor', mean=clip_mean, std=clip_std, bgr_to_rgb=True,
-        pad_size_divisor=32),
+    data_preprocessor=dict(  # leaf configs set fixed_size=image_size (pad for batching only)
+        type='FixedSizeDetDataPreprocessor', mean=clip_mean, std=clip_std, bgr_to_rgb=True,
+        pad_size_divisor=32, fixed_size=None),
     backbone=dict(
         type='CLIPViT',
         clip_model='EVA02-B-16',
