@@ -1,11 +1,18 @@
 # Test the COCO-Stuff-trained Cat-Seg ViT-L/14 on ade150:
-#   mim test refclip_mm configs/catseg/<this file> --checkpoint work_dirs/<train config>/iter_80000.pth
-# The test class embeddings are built for this dataset's classes with the same CLIP model.
+#   mim test refclip_mm configs/catseg/catseg_vit-l14-openai_4xb1-80k_coco-stuff171-384_test-ade150.py \
+#       --checkpoint work_dirs/catseg_vit-l14-openai_4xb1-80k_coco-stuff171-384/iter_80000.pth
+# The tower is read from the checkpoint (no CLIP file needed). The test class embeddings are
+# built for this dataset's classes with the same CLIP model.
 _base_ = [
     '../_base_/catseg/catseg_vit-l14.py',
     '../_base_/catseg/eval_ade150.py',
     '../_base_/default_runtime_seg.py',
 ]
-model = dict(decode_head=dict(
-    class_embeddings=None,
-    test_class_embeddings='data/catseg_text/vit-l14-openai_ade150.pth'))
+# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+test_class_embeddings = 'data/catseg_text/vit-l14-openai_ade150.pth'  # tools/build_text_embeddings.py
+data_root = 'data/ade/ADEChallengeData2016'  # mmseg's ADEChallengeData2016
+# ------------------------------------------------------------------------------------------
+model = dict(
+    backbone=dict(pretrained=None),  # the trained tower comes with --checkpoint
+    decode_head=dict(class_embeddings=None, test_class_embeddings=test_class_embeddings))
+test_dataloader = dict(dataset=dict(data_root=data_root))

@@ -1,13 +1,15 @@
 # Stage 1: train a Refiner on a frozen OpenAI CLIP ViT-B/16 (METHOD.md section 4 defaults),
 # 8 GPUs x 2 images = batch 16, 2 epochs of COCO train2017 images at 448 px.
-# Edit: clip_pretrained (a local weight file; nothing is downloaded) and data_root.
 _base_ = [
     '../_base_/datasets/coco_unlabeled_448.py',
     '../_base_/schedules/refiner_2e.py',
     '../_base_/default_runtime.py',
 ]
+# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP weight file (docs/towers.md)
+data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
+# ------------------------------------------------------------------------------------------
 clip_model = 'ViT-B-16-quickgelu'  # OpenAI weights use QuickGELU
-clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'
 model = dict(
     type='RefinerTrainer',
     clip_model=clip_model,
@@ -22,3 +24,4 @@ model = dict(
     loss_dense=dict(type='DenseInfoNCELoss', tau=0.2),
     loss_scd=dict(type='SCDLoss', tau=0.2, loss_weight=0.4),
     filter_contaminants=False)
+train_dataloader = dict(dataset=dict(data_root=data_root))

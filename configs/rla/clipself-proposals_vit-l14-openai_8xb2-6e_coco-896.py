@@ -1,13 +1,18 @@
 # Stage 2, RLA only: clipself-proposals fine-tuning of ViT-L-14-quickgelu (METHOD.md section 5);
-# clipself-proposals_vit-b16-openai_8xb2-6e_coco-1024.py with another tower. Edit: clip_pretrained.
+# clipself-proposals_vit-b16-openai_8xb2-6e_coco-1024.py with another tower.
 _base_ = ['./clipself-proposals_vit-b16-openai_8xb2-6e_coco-1024.py']
-image_size = 896  # a multiple of the patch size 14
-train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadImageChecked', on_unreadable='raise'),
-    dict(type='LoadRegionProposals', proposal_file={{_base_.proposal_file}}, max_proposals=20),
-    dict(type='ResizeLongestSidePad', size=896),
-    dict(type='PackImageInputs'),
-]))
+# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP weight file (docs/towers.md)
+data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
+proposal_file = 'proposals/train2017_proposals.json'  # under data_root; tools/make_proposals.py
+# ------------------------------------------------------------------------------------------
 clip_model = 'ViT-L-14-quickgelu'
-clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'
 model = dict(clip_model=clip_model, pretrained=clip_pretrained)
+image_size = 896  # a multiple of the patch size 14
+train_pipeline = [
+    dict(type='LoadImageChecked', on_unreadable='raise'),
+    dict(type='LoadRegionProposals', max_proposals=20),
+    dict(type='ResizeLongestSidePad', size=image_size),
+    dict(type='PackImageInputs'),
+]
+train_dataloader = dict(dataset=dict(data_root=data_root, proposal_file=proposal_file, pipeline=train_pipeline))

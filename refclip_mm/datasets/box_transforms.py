@@ -45,47 +45,68 @@ class RandomGridBoxes(BaseTransform):
         return results
 
 
+def read_proposal_file(path: str) -> Dict[str, List[List[float]]]:
+    """Read a region-proposal JSON file: ``{file_name: [[x1, y1, x2, y2(, score)], ...]}``."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'proposal file not found: {path!r} (make one with '
+                                'tools/make_proposals.py)')
+    with open(path) as f:
+        proposals = json.load(f)
+    if not isinstance(proposals, dict) or not proposals:
+        raise ValueError(f'{path!r} must map image file names to box lists')
+    return proposals
+
+
+def find_proposals(proposals: Dict[str, list], img_path: str) -> Optional[list]:
+    """The entry of ``img_path`` in a proposal mapping: the longest matching path suffix."""
+    parts = img_path.replace('\\', '/').split('/')
+    for start in range(len(parts)):
+        key = '/'.join(parts[start:])
+        if key in proposals:
+            return proposals[key]
+    return None
+
+
 @TRANSFORMS.register_module()
 class LoadRegionProposals(BaseTransform):
-    """Region proposals for an image from a JSON file, before any resize.
+    """Region proposals of an image, before any resize: the ``max_proposals`` best boxes.
 
-    The file maps an image's file name (relative to the image folder, as in
-    the COCO ``file_name``) to a list of ``[x1, y1, x2, y2]`` or
-    ``[x1, y1, x2, y2, score]`` boxes in original image pixels. The
-    ``max_proposals`` highest-scoring (or first) boxes smaller than
-    ``min_size`` pixels removed are kept. An image with no entry, or with no
-    usable box, is an error naming the image and the file.
+    The boxes come from ``results['proposals']``, which a dataset with a
+    ``proposal_file`` (e.g. ``UnlabeledImageDataset``) puts there, or from this
+    transform's own ``proposal_file``. A proposal file maps an image's file
+    name (relative to the image folder, as in the COCO ``file_name``) to a list
+    of ``[x1, y1, x2, y2]`` or ``[x1, y1, x2, y2, score]`` boxes in original
+    image pixels. The ``max_proposals`` highest-scoring (or first) boxes, those
+    smaller than ``min_size`` pixels removed, are kept. An image with no entry,
+    or with no usable box, is an error naming the image and the file.
 
     Args:
-        proposal_file: path of the JSON file.
+        proposal_file: JSON file (``None``: use ``results['proposals']``).
         max_proposals: boxes kept per image (20).
         min_size: drop boxes whose width or height is below this (pixels).
     """
 
-    def __init__(self, proposal_file: str, max_proposals: int = 20, min_size: float = 4.0):
-        if not osp.isfile(proposal_file):
-            raise FileNotFoundError(f'proposal file not found: {proposal_file!r}')
-        with open(proposal_file) as f:
-            self.proposals: Dict[str, List[List[float]]] = json.load(f)
-        if not isinstance(self.proposals, dict) or not self.proposals:
-            raise ValueError(f'{proposal_file!r} must map image file names to box lists')
+    def __init__(self, proposal_file: Optional[str] = None, max_proposals: int = 20,
+                 min_size: float = 4.0):
+        self.proposals = None if proposal_file is None else read_proposal_file(proposal_file)
         self.proposal_file = proposal_file
         self.max_proposals = max_proposals
         self.min_size = min_size
 
-    def _entry(self, img_path: str) -> Optional[list]:
-        parts = img_path.replace('\\', '/').split('/')
-        for start in range(len(parts)):  # longest matching suffix of the path
-            key = '/'.join(parts[start:])
-            if key in self.proposals:
-                return self.proposals[key]
-        return None
+    def _entry(self, results: dict) -> list:
+        if self.proposals is not None:
+            entry, source = find_proposals(self.proposals, results['img_path']), self.proposal_file
+        else:
+            if 'proposals' not in results:
+                raise KeyError('LoadRegionProposals has no proposal_file and the dataset gave no '
+                               "'proposals': set train_dataloader.dataset.proposal_file")
+            entry, source = results['proposals'], results.get('proposal_file', 'the dataset')
+        if entry is None:
+            raise KeyError(f'no proposals for image {results["img_path"]!r} in {source!r}')
+        return entry
 
     def transform(self, results: dict) -> dict:
-        entry = self._entry(results['img_path'])
-        if entry is None:
-            raise KeyError(f'no proposals for image {results["img_path"]!r} in '
-                           f'{self.proposal_file!r}')
+        entry = self._entry(results)
         boxes = np.asarray(entry, np.float32).reshape(-1, len(entry[0]) if entry else 4)
         if boxes.shape[1] == 5:
             boxes = boxes[np.argsort(-boxes[:, 4], kind='stable')]
@@ -94,7 +115,8 @@ class LoadRegionProposals(BaseTransform):
             (boxes[:, 3] - boxes[:, 1]) >= self.min_size)
         boxes = boxes[keep][:self.max_proposals]
         if len(boxes) == 0:
+            source = self.proposal_file or results.get('proposal_file', 'the dataset')
             raise ValueError(f'image {results["img_path"]!r} has no proposal of at least '
-                             f'{self.min_size} px in {self.proposal_file!r}')
+                             f'{self.min_size} px in {source!r}')
         results['boxes'] = boxes
         return results

@@ -7,6 +7,7 @@ from typing import List, Optional, Sequence
 from mmengine.dataset import BaseDataset
 
 from ..registry import DATASETS
+from .box_transforms import find_proposals, read_proposal_file
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
@@ -26,16 +27,40 @@ class UnlabeledImageDataset(BaseDataset):
         extensions: file suffixes taken from a folder.
         pipeline: transforms (see :mod:`refclip_mm.datasets.transforms`).
         max_images: keep only the first N images (None: all).
+        proposal_file: optional region-proposal JSON (relative to ``data_root``
+            unless absolute; format in
+            :class:`~refclip_mm.datasets.LoadRegionProposals`): each image's
+            boxes go to its ``proposals`` field. Every image must have an entry.
     """
     METAINFO = dict(classes=())
 
     def __init__(self, ann_file: str = '', data_root: str = '',
                  data_prefix: dict = dict(img=''), extensions: Sequence[str] = IMAGE_EXTENSIONS,
-                 pipeline: Sequence[dict] = (), max_images: Optional[int] = None, **kwargs):
+                 pipeline: Sequence[dict] = (), max_images: Optional[int] = None,
+                 proposal_file: Optional[str] = None, **kwargs):
         self.extensions = tuple(e.lower() for e in extensions)
         self.max_images = max_images
+        self.proposal_file = proposal_file
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix,
                          pipeline=list(pipeline), **kwargs)
+
+    def _join_prefix(self):
+        super()._join_prefix()
+        if self.proposal_file and not osp.isabs(self.proposal_file) and self.data_root:
+            self.proposal_file = osp.join(self.data_root, self.proposal_file)
+
+    def _attach_proposals(self, data_list: List[dict]) -> None:
+        proposals = read_proposal_file(self.proposal_file)
+        missing = []
+        for info in data_list:
+            entry = find_proposals(proposals, info['img_path'])
+            if entry is None:
+                missing.append(info['img_path'])
+            info.update(proposals=entry, proposal_file=self.proposal_file)
+        if missing:
+            raise KeyError(f'{len(missing)} of {len(data_list)} images have no entry in the '
+                           f'proposal file {self.proposal_file!r}, e.g. {missing[:3]}; make it '
+                           'for these images (tools/make_proposals.py)')
 
     def load_data_list(self) -> List[dict]:
         folder = self.data_prefix.get('img', '')
@@ -56,4 +81,7 @@ class UnlabeledImageDataset(BaseDataset):
                 raise ValueError(f'no images with suffix {self.extensions} under {folder!r}')
         if self.max_images is not None:
             paths = paths[:self.max_images]
-        return [dict(img_path=path) for path in paths]
+        data_list = [dict(img_path=path) for path in paths]
+        if self.proposal_file:
+            self._attach_proposals(data_list)
+        return data_list

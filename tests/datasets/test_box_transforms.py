@@ -45,3 +45,24 @@ def test_missing_or_empty_proposals_name_the_image(tmp_path):
         transform(dict(img_path='x/a.jpg'))
     with pytest.raises(FileNotFoundError, match='nope.json'):
         LoadRegionProposals(str(tmp_path / 'nope.json'))
+
+
+def test_dataset_proposal_file_feeds_the_transform_and_names_missing_images(tmp_path):
+    import cv2
+
+    from refclip_mm.datasets import UnlabeledImageDataset
+    (tmp_path / 'imgs').mkdir()
+    for name in ('a.png', 'b.png'):
+        cv2.imwrite(str(tmp_path / 'imgs' / name), np.zeros((20, 30, 3), np.uint8))
+    (tmp_path / 'props.json').write_text(json.dumps({'a.png': [[0, 0, 10, 10, 0.5]],
+                                                    'b.png': [[2, 2, 20, 12]]}))
+    dataset = UnlabeledImageDataset(data_root=str(tmp_path), data_prefix=dict(img='imgs/'),
+                                    proposal_file='props.json',
+                                    pipeline=[LoadRegionProposals()])
+    assert dataset[1]['boxes'].tolist() == [[2, 2, 20, 12]]
+    (tmp_path / 'props.json').write_text(json.dumps({'a.png': [[0, 0, 10, 10]]}))
+    with pytest.raises(KeyError, match=r"1 of 2 images.*props\.json.*b\.png"):
+        UnlabeledImageDataset(data_root=str(tmp_path), data_prefix=dict(img='imgs/'),
+                              proposal_file='props.json')
+    with pytest.raises(KeyError, match='train_dataloader.dataset.proposal_file'):
+        LoadRegionProposals()(dict(img_path='a.png'))

@@ -83,3 +83,24 @@ def test_mmseg_tools_test_runs_the_tiny_config(trained, synthetic_root, tiny_ass
     assert found, (proc.stdout + proc.stderr)[-2000:]
     assert abs(float(found.group(1)) - metrics['mIoU']) < 0.02  # same weights, same data
     assert len(SEMANTIC_CLASSES) == 24
+
+
+def test_a_trained_checkpoint_is_tested_without_the_clip_file(trained, synthetic_root,
+                                                              tiny_assets, tmp_path):
+    """As the shipped *_test-<set>.py configs do: pretrained=None, the tower from the checkpoint."""
+    _, metrics, _, work_dir = trained
+    cfg = tiny_cfg(synthetic_root, tiny_assets, tmp_path)
+    cfg.model.backbone.pretrained = None
+    cfg.load_from = osp.join(work_dir, 'iter_4.pth')
+    assert metrics == pytest.approx(Runner.from_cfg(cfg).test(), abs=1e-6)
+    shipped = glob.glob(osp.join(REPO, 'configs', 'catseg', 'catseg_*_test-*.py'))
+    assert len(shipped) == 12
+    for path in shipped:
+        assert Config.fromfile(path).model.backbone.pretrained is None, path
+
+
+def test_a_missing_clip_file_names_the_config_key(tmp_path):
+    from refclip_mm.clip import TINY_OPENAI_ARCH
+    from refclip_mm.models.segmentors import CatSegCLIPViT
+    with pytest.raises(FileNotFoundError, match=r'model\.backbone\.pretrained.*--checkpoint'):
+        CatSegCLIPViT(clip_model=dict(TINY_OPENAI_ARCH), pretrained=str(tmp_path / 'none.pt'))

@@ -7,7 +7,7 @@ model = dict(
     type='TrainingFreeOVSegmentor',
     data_preprocessor=dict(type='SegDataPreProcessor', mean=clip_mean, std=clip_std,
                            bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size_divisor=16),
-    backbone=dict(type='CLIPViT', clip_model='ViT-B-16-quickgelu', pretrained='data/clip/ViT-B-16.pt',
+    backbone=dict(type='CLIPViT', clip_model='ViT-B-16-quickgelu', pretrained='checkpoints/ViT-B-16-openai.pt',
                   out_indices=(), with_dense=True, dense_mode='value', frozen_stages=12),
     decode_head=dict(type='DenseCosineOVHead', text_dim=512, test_class_embeddings=None,
                      align_corners=False),

@@ -1,5 +1,6 @@
 """CLIPViT: a CLIP ViT image tower as an mmdet / mmseg backbone."""
 import copy
+import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -112,6 +113,12 @@ class CLIPViT(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if dense_mode not in DENSE_MODES:
             raise ValueError(f'unknown dense_mode {dense_mode!r}; choose one of {DENSE_MODES}')
+        if pretrained is not None and not osp.isfile(osp.expanduser(str(pretrained))):
+            raise FileNotFoundError(
+                f'CLIP weight file not found: {pretrained!r}. Set the backbone\'s pretrained '
+                '(config key model.backbone.pretrained; clip_pretrained at the top of the shipped '
+                'configs) to a local CLIP file, or to None when the tower comes from a trained '
+                'checkpoint (--checkpoint / load_from)')
         self.tower = build_image_tower(clip_model, pretrained, quick_gelu=quick_gelu,
                                        checkpoint_prefix=checkpoint_prefix,
                                        pad_to_patch=pad_to_patch, window_size=window_size,
