@@ -5,8 +5,10 @@
 
 ``tower`` (default) writes ``visual.*`` keys that ``CLIPViT(pretrained=OUT.pth)``
 loads (F-ViT detectors and the segmentors use CLIPViT); ``open_clip`` writes a full
-open_clip state dict (the text tower comes from --initial). ``--alpha`` saves the
-weight average alpha*student + (1-alpha)*initial (0.7 for B/16, 0.95 for L/14).
+open_clip state dict (the text tower comes from --initial) that plain open_clip loads:
+``open_clip.create_model('ViT-B-16-quickgelu', pretrained=OUT.pth)`` (or the model the
+stage-2 config trained, e.g. ``EVA02-B-16``). ``--alpha`` saves the weight average
+alpha*student + (1-alpha)*initial (0.7 for B/16, 0.95 for L/14).
 """
 import argparse
 import os.path as osp

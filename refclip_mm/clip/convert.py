@@ -16,6 +16,9 @@ Accepted inputs (all read by :func:`refclip_mm.utils.checkpoint.load_checkpoint_
 * any checkpoint whose CLIP keys sit under a prefix: a stage-2 checkpoint of
   this package (``student.visual.*``), a detector/segmentor checkpoint
   (``backbone.tower.visual.*``), a DDP ``module.`` wrapper.
+
+:func:`to_open_clip_state_dict` goes the other way: canonical keys -> the file
+``open_clip.create_model(name, pretrained=file)`` loads.
 """
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional
@@ -117,6 +120,33 @@ def to_canonical_state_dict(state_dict: Mapping[str, torch.Tensor], eva_trunk: O
                                   'model being built is not an EVA tower; use an EVA02-* model name')
         sd = convert_eva_original(sd, eva_trunk)
     return OrderedDict(convert_to_custom_text_state_dict(dict(sd)))
+
+
+# top-level text keys of open_clip's ``CLIP`` (they sit under ``text.`` in ``CustomTextCLIP``)
+CLIP_TEXT_PREFIXES = ('token_embedding', 'positional_embedding', 'transformer', 'ln_final',
+                      'text_projection')
+
+
+def to_open_clip_state_dict(state_dict: Mapping[str, torch.Tensor]
+                            ) -> 'OrderedDict[str, torch.Tensor]':
+    """Canonical state dict -> the layout plain ``open_clip.create_model(name, pretrained=file)`` loads.
+
+    A text tower built by open_clip's own ``TextTransformer`` (``text.token_embedding``,
+    ``text.positional_embedding``, ...) moves to the top level, as in open_clip's ``CLIP`` (the
+    ``ViT-*`` models). Models with ``custom_text`` (``EVA02-*``) load that layout too: open_clip
+    moves such keys back under ``text.`` when it loads them. Any other text tower (a Hugging
+    Face one) keeps its ``text.*`` keys, which is the only layout its ``CustomTextCLIP`` has.
+    Image keys and ``logit_scale`` / ``logit_bias`` are unchanged.
+    """
+    own_text = 'text.token_embedding.weight' in state_dict and 'text.positional_embedding' in state_dict
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        if own_text and key.startswith('text.') and key[len('text.'):].startswith(CLIP_TEXT_PREFIXES):
+            key = key[len('text.'):]
+        if key in out:
+            raise CheckpointError(f'two entries for {key!r} in the open_clip state dict')
+        out[key] = value
+    return out
 
 
 def split_towers(state_dict: Mapping[str, torch.Tensor]) -> Dict[str, 'OrderedDict[str, torch.Tensor]']:

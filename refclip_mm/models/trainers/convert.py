@@ -5,6 +5,7 @@ from typing import Dict, Optional
 import torch
 
 from ...clip import read_clip_state_dict
+from ...clip.convert import to_open_clip_state_dict
 from ...utils.atomic import atomic_torch_save
 from ...utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
 
@@ -48,8 +49,9 @@ def convert_stage2_checkpoint(checkpoint: str, out_path: str, fmt: str = 'tower'
         out_path: output file (written atomically).
         fmt: ``'tower'``: ``visual.*`` keys, what ``CLIPViT(pretrained=...)`` /
             ``build_image_tower`` load (F-ViT and the segmentor use CLIPViT);
-            ``'open_clip'``: a complete open_clip state dict (text tower and
-            logit scale taken from ``initial``).
+            ``'open_clip'``: a complete open_clip state dict that
+            ``open_clip.create_model(name, pretrained=out_path)`` loads (text
+            tower and logit scale taken from ``initial``).
         initial: the CLIP weights stage 2 started from (needed for ``alpha``
             and for ``'open_clip'``).
         alpha: if given, save ``alpha * student + (1 - alpha) * initial``
@@ -73,7 +75,7 @@ def convert_stage2_checkpoint(checkpoint: str, out_path: str, fmt: str = 'tower'
     if fmt == 'open_clip':
         full = OrderedDict((k, v) for k, v in initial_state.items() if not k.startswith('visual.'))
         full.update(student)
-        state = full
+        state = to_open_clip_state_dict(full)
     else:
         state = student
     meta = dict(format=fmt, source=str(checkpoint), alpha=alpha, initial=initial,
