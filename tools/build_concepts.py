@@ -1,10 +1,13 @@
 """Build RegionCLIP's concept vocabulary from COCO-format captions.
 
     python tools/build_concepts.py data/coco/annotations/captions_train2017.json \
-        concepts.txt [--min-count 5] [--max-concepts 0]
+        concepts.txt [--min-count 5] [--max-concepts 0] [--min-concepts 5]
 
 Writes one concept per line (the input of ``tools/build_text_embeddings.py --names``,
-whose output file is the ``concepts=`` of a RegionCLIP stage-2 config).
+whose output file is the ``concepts=`` of a RegionCLIP stage-2 config) and prints how
+many concepts were kept, of how many candidate words, from how many captions. Fewer
+than ``--min-concepts`` concepts is an error that says which ``--min-count`` would
+give enough (or that more captions are needed); nothing is written then.
 """
 import argparse
 import json
@@ -13,27 +16,32 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.datasets.concepts import extract_concepts  # noqa: E402
+from refclip_mm.datasets.concepts import MIN_CONCEPTS, build_vocabulary  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Build a concept vocabulary from captions')
     parser.add_argument('captions', help='COCO-format captions json')
     parser.add_argument('out', help='output text file, one concept per line')
-    parser.add_argument('--min-count', type=int, default=5)
-    parser.add_argument('--max-concepts', type=int, default=0)
+    parser.add_argument('--min-count', type=int, default=5,
+                        help='keep words seen at least this often')
+    parser.add_argument('--max-concepts', type=int, default=0, help='keep at most this many (0: all)')
+    parser.add_argument('--min-concepts', type=int, default=MIN_CONCEPTS,
+                        help='refuse a smaller vocabulary')
     args = parser.parse_args(argv)
     with open(args.captions) as f:
         annotations = json.load(f).get('annotations')
     if not annotations:
         raise ValueError(f'{args.captions!r} has no caption "annotations"')
-    concepts = extract_concepts((a['caption'] for a in annotations), args.min_count,
-                                args.max_concepts)
+    try:
+        vocab = build_vocabulary((a['caption'] for a in annotations), args.min_count,
+                                 args.max_concepts, args.min_concepts)
+    except ValueError as err:
+        raise SystemExit(f'{args.captions}: {err}') from None
     with open(args.out, 'w') as f:
-        f.write('\n'.join(concepts) + '\n')
-    print(f'wrote {len(concepts)} concepts to {args.out} (from {len(annotations)} captions); '
-          f'most frequent: {", ".join(concepts[:10])}')
-    return concepts
+        f.write('\n'.join(vocab.concepts) + '\n')
+    print(f'wrote {args.out}: {vocab.summary()}; most frequent: {", ".join(vocab.concepts[:10])}')
+    return vocab.concepts
 
 
 if __name__ == '__main__':
