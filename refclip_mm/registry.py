@@ -79,3 +79,31 @@ TRANSFORMS = _scoped('TRANSFORMS', 'transform', ['refclip_mm.datasets'])
 METRICS = _scoped('METRICS', 'metric', ['refclip_mm.evaluation'])
 TASK_UTILS = _scoped('TASK_UTILS', 'task util', ['refclip_mm.models'])
 VISUALIZERS = _scoped('VISUALIZERS', 'visualizer', ['refclip_mm.evaluation'])
+
+# The other mmengine root registries get a plain child in our scope (nothing of ours is
+# registered there). With ``default_scope='refclip_mm'`` mmengine then finds a registry of our
+# scope for every kind of object (runner, loops, optimizers, schedulers, log processor, ...) and
+# resolves the name through the parent, instead of warning "Failed to search registry with
+# scope 'refclip_mm'" and falling back.
+
+
+def _plain(attr: str, name: str) -> Registry:
+    return Registry(name, parent=getattr(mmengine_registry, attr), scope=SCOPE)
+
+
+RUNNERS = _plain('RUNNERS', 'runner')
+RUNNER_CONSTRUCTORS = _plain('RUNNER_CONSTRUCTORS', 'runner constructor')
+LOOPS = _plain('LOOPS', 'loop')
+STRATEGIES = _plain('STRATEGIES', 'strategy')
+DATA_SAMPLERS = _plain('DATA_SAMPLERS', 'data sampler')
+MODEL_WRAPPERS = _plain('MODEL_WRAPPERS', 'model_wrapper')
+WEIGHT_INITIALIZERS = _plain('WEIGHT_INITIALIZERS', 'weight initializer')
+OPTIMIZERS = _plain('OPTIMIZERS', 'optimizer')
+OPTIM_WRAPPERS = _plain('OPTIM_WRAPPERS', 'optim_wrapper')
+OPTIM_WRAPPER_CONSTRUCTORS = _plain('OPTIM_WRAPPER_CONSTRUCTORS', 'optimizer wrapper constructor')
+PARAM_SCHEDULERS = _plain('PARAM_SCHEDULERS', 'parameter scheduler')
+EVALUATOR = _plain('EVALUATOR', 'evaluator')
+VISBACKENDS = _plain('VISBACKENDS', 'vis_backend')
+LOG_PROCESSORS = _plain('LOG_PROCESSORS', 'log_processor')
+INFERENCERS = _plain('INFERENCERS', 'inferencer')
+FUNCTIONS = _plain('FUNCTIONS', 'function')
