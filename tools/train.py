@@ -1,6 +1,6 @@
 """Train any refclip_mm config (stage 1, stage 2, F-ViT, segmentor) with mmengine's Runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--max-iters N]
                           [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
 
 The same script is what ``mim train refclip_mm CONFIG`` runs and what
@@ -19,6 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import refclip_mm  # noqa: E402,F401  (registers modules, installs the safe checkpoint loader)
 from refclip_mm.utils.distributed import prepare_cpu_distributed  # noqa: E402
+from refclip_mm.utils.short_run import limit_train_iters  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -30,8 +31,13 @@ def parse_args(argv=None):
                         help='resume from CKPT, or from the latest checkpoint in the work dir '
                         'when no path is given')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--max-iters', type=int,
+                        help='stop after N training iterations, for epoch- and iteration-based '
+                        'configs alike (a short run to check a config); validation and the '
+                        'checkpoint run once at the end')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, e.g. train_cfg.max_iters=10')
+                        help='override config entries, e.g. '
+                        'train_dataloader.dataset.data_root=data/coco/')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--trust-checkpoint', action='store_true',
@@ -51,6 +57,8 @@ def build_config(args) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.max_iters is not None:
+        limit_train_iters(cfg, args.max_iters)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
