@@ -7,6 +7,9 @@ Writes ``instances_train2017_ov_base.json`` (base-class annotations only) and
 ``instances_val2017_ov_all.json`` (base + novel annotations); both keep the 65 OV-COCO
 categories (the other 15 COCO classes are dropped) with a ``split`` field (base/novel), and
 all images. Prints what it wrote.
+
+``--train`` also takes a base-only file that has just the 48 base categories; its output then
+has those 48, which ``OVCocoDataset`` accepts for training (``drop_novel=True``).
 """
 import argparse
 import json
@@ -24,12 +27,17 @@ def make_split(data: dict, keep: str) -> dict:
     """``keep='base'``: base annotations only; ``'all'``: base and novel."""
     by_name = {c['name']: c for c in data['categories']}
     missing = [n for n in OV_COCO_CLASSES if n not in by_name]
-    if missing:
-        raise ValueError(f'the annotation file lacks OV-COCO categories {missing[:10]}: is it '
-                         'COCO 2017 instances?')
     novel = set(OV_COCO_NOVEL_CLASSES)
+    if missing and (keep == 'all' or not set(missing) <= novel):
+        lacking = [n for n in missing if keep == 'all' or n not in novel]
+        raise ValueError(
+            f'the annotation file lacks {len(lacking)} OV-COCO categories, e.g. {lacking[:10]}. '
+            + ('The validation file needs all 65 (base and novel): give COCO 2017\'s '
+               'instances_val2017.json.' if keep == 'all' else
+               'A training file needs the 48 base categories (the novel ones may be absent, as '
+               'in a base-only file): give COCO 2017\'s instances_train2017.json.'))
     categories = [dict(by_name[n], split='novel' if n in novel else 'base')
-                  for n in OV_COCO_CLASSES]
+                  for n in OV_COCO_CLASSES if n in by_name]
     categories.sort(key=lambda c: c['id'])
     allowed = {c['id'] for c in categories if keep == 'all' or c['split'] == 'base'}
     annotations = [a for a in data['annotations'] if a['category_id'] in allowed]

@@ -144,26 +144,26 @@ class OVSplitMixin:
     def load_data_list(self) -> List[dict]:
         classes = list(self._metainfo['classes'])
         data_list = super().load_data_list()
+        names = classes
         if self._file_categories is not None:
             names = [c['name'] for c in self._file_categories]
-            if names != classes:
-                missing = [c for c in classes if c not in set(names)]
-                raise ValueError(
-                    f'{self.ann_file}: its categories do not match metainfo classes'
-                    + (f' (missing: {missing[:10]})' if missing else
-                       f' (order differs: first file categories {names[:5]}, classes '
-                       f'{classes[:5]})'))
             from_file = self._split_from_file(self._file_categories)
             if 'base_classes' not in self._metainfo and 'novel_classes' not in self._metainfo:
                 self._metainfo.update(self._default_split(from_file))
         base, novel = split_classes(classes, self._metainfo.get('base_classes'),
                                     self._metainfo.get('novel_classes'))
+        if names != classes:
+            self._check_file_classes(names, classes, novel)
+            for info in data_list:  # labels index the file's classes: map them to metainfo's
+                for inst in info['instances']:
+                    inst['bbox_label'] = classes.index(names[inst['bbox_label']])
         if self._file_categories is not None:
             from_file = self._split_from_file(self._file_categories)
-            if from_file and sorted(from_file['novel']) != sorted(novel):
+            in_file_novel = sorted(n for n in novel if n in set(names))
+            if from_file and sorted(from_file['novel']) != in_file_novel:
                 raise ValueError(f'{self.ann_file}: the categories\' split field marks novel '
                                  f'{sorted(from_file["novel"])[:10]} but metainfo says '
-                                 f'{sorted(novel)[:10]}')
+                                 f'{in_file_novel[:10]}')
         self._metainfo.update(base_classes=tuple(base), novel_classes=tuple(novel))
         if self.drop_novel:
             novel_labels = {classes.index(n) for n in novel}
@@ -171,6 +171,31 @@ class OVSplitMixin:
                 info['instances'] = [i for i in info['instances']
                                      if i['bbox_label'] not in novel_labels]
         return data_list
+
+    def _check_file_classes(self, names: List[str], classes: List[str], novel: List[str]) -> None:
+        """A file may lack only novel classes, and only for training (``drop_novel=True``).
+
+        That is the base-only training file of OV-COCO (48 categories); its labels are
+        mapped to the metainfo classes. Anything else is refused with what to do.
+        """
+        missing = [c for c in classes if c not in set(names)]
+        if not missing:
+            if sorted(names) == sorted(classes):
+                raise ValueError(f'{self.ann_file}: its categories are the metainfo classes in '
+                                 f'another order (first file categories {names[:5]}, classes '
+                                 f'{classes[:5]}): order differs')
+            raise ValueError(f'{self.ann_file}: its categories include classes that metainfo '
+                             f'does not have: {[n for n in names if n not in set(classes)][:10]}')
+        missing_base = [c for c in missing if c not in set(novel)]
+        if missing_base or not self.drop_novel:
+            what = ('base classes ' + str(missing_base[:10]) if missing_base else
+                    'novel classes ' + str(missing[:10]) + ', which evaluation needs')
+            raise ValueError(
+                f'{self.ann_file}: its categories lack {len(missing)} of the {len(classes)} '
+                f'metainfo classes, among them {what}. A training file may omit novel classes '
+                '(drop_novel=True); an evaluation file needs every class. For OV-COCO, write '
+                'both files from the COCO 2017 instances files with tools/prepare_ov_coco.py '
+                '--train instances_train2017.json --val instances_val2017.json')
 
     def _default_split(self, from_file: Dict[str, List[str]]) -> dict:
         if from_file:

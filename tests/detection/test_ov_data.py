@@ -108,3 +108,59 @@ def test_prepare_ov_lvis(synthetic_root, tmp_path, run_python):
     rare = {c['id'] for c in data['categories'] if c['frequency'] == 'r'}
     assert not any(a['category_id'] in rare for a in out['annotations'])
     assert len(out['annotations']) == sum(a['category_id'] not in rare for a in data['annotations'])
+
+
+def _without_novel_categories(src: str, dst: str, novel) -> dict:
+    with open(src) as f:
+        data = json.load(f)
+    gone = {c['id'] for c in data['categories'] if c['name'] in set(novel)}
+    data['categories'] = [c for c in data['categories'] if c['id'] not in gone]
+    data['annotations'] = [a for a in data['annotations'] if a['category_id'] not in gone]
+    with open(dst, 'w') as f:
+        json.dump(data, f)
+    return data
+
+
+def test_a_base_only_training_file_is_accepted_and_its_labels_mapped(synthetic_root, tmp_path):
+    src = osp.join(synthetic_root, 'annotations', 'instances_train.json')
+    base_only = str(tmp_path / 'base_only.json')
+    _without_novel_categories(src, base_only, NOVEL_THING_CLASSES)
+    full = coco_dataset(synthetic_root, drop_novel=True)
+    mine = coco_dataset(synthetic_root, ann_file=base_only, drop_novel=True)
+    assert mine.metainfo['classes'] == THING_CLASSES  # labels still index all 20 classes
+    assert all_labels(mine) == all_labels(full) and max(all_labels(mine)) >= 15
+    with pytest.raises(ValueError, match=r'lack 5 of the 20.*prepare_ov_coco\.py --train'):
+        coco_dataset(synthetic_root, ann_file=base_only, test_mode=True)
+    no_base = str(tmp_path / 'no_base.json')
+    _without_novel_categories(src, no_base, BASE[:2])
+    with pytest.raises(ValueError, match='base classes'):
+        coco_dataset(synthetic_root, ann_file=no_base, drop_novel=True)
+
+
+def test_prepare_ov_coco_takes_a_48_category_base_only_train_file(tmp_path, run_python):
+    from mmdet.datasets import CocoDataset
+    names = CocoDataset.METAINFO['classes']
+    cats = [dict(id=i + 1, name=n) for i, n in enumerate(names) if n in OV_COCO_BASE_CLASSES]
+    anns = [dict(id=k + 1, image_id=1, category_id=c['id'], bbox=[0, 0, 5, 5], area=25,
+                 iscrowd=0) for k, c in enumerate(cats)]
+    src = str(tmp_path / 'base48.json')
+    with open(src, 'w') as f:
+        json.dump(dict(images=[dict(id=1, file_name='1.jpg', width=10, height=10)],
+                       annotations=anns, categories=cats), f)
+    tool = osp.join(REPO, 'tools', 'prepare_ov_coco.py')
+    proc = run_python([tool, '--train', src, '--out-dir', str(tmp_path / 'out')])
+    assert proc.returncode == 0, proc.stderr
+    assert '48 categories, 48 annotations (48 base, 0 novel)' in proc.stdout
+    proc = run_python([tool, '--val', src, '--out-dir', str(tmp_path / 'out')])
+    assert proc.returncode != 0 and "needs all 65" in proc.stderr
+
+
+def test_prepare_ov_lvis_novel_list_from_the_val_file_alone(synthetic_root, tmp_path, run_python):
+    src = str(tmp_path / 'lvis_val.json')
+    lvis_from_coco(osp.join(synthetic_root, 'annotations', 'instances_train.json'), src)
+    proc = run_python([osp.join(REPO, 'tools', 'prepare_ov_lvis.py'), '--val', src,
+                       '--out-dir', str(tmp_path / 'out')])
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / 'out' / 'lvis_v1_ov_novel_classes.json') as f:
+        assert sorted(json.load(f)) == sorted(NOVEL_THING_CLASSES)
+    assert not (tmp_path / 'out' / 'lvis_v1_train_ov_base.json').exists()
