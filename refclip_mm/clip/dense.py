@@ -32,6 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from ..utils.attention import is_plain_self_attention, mha_self_attention
+
 DENSE_MODES = ('value', 'qq', 'kk', 'plain')
 
 BoxesType = Union[torch.Tensor, Sequence[torch.Tensor]]
@@ -431,7 +433,7 @@ class OpenCLIPViTTower(DenseCLIPTower):
 
     def _embed(self, x):
         v = self.visual
-        x = v.conv1(x)
+        x = v.conv1(x).to(x.dtype)  # under autocast: keep the residual stream in the input's dtype
         grid = tuple(x.shape[-2:])
         x = x.flatten(2).transpose(1, 2)
         cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
@@ -440,11 +442,22 @@ class OpenCLIPViTTower(DenseCLIPTower):
         return v.ln_pre(x), dict(grid=grid)
 
     def _run_block(self, block, x, ctx, key_mask=None):
-        if key_mask is None:
-            return block(x)
-        heads = block.attn.num_heads
-        mask = _float_key_mask(key_mask, heads, x.shape[1], x.dtype, merge_heads=True)
-        return block(x, attn_mask=mask)
+        if not self._sdpa_block(block):
+            if key_mask is None:
+                return block(x)
+            heads = block.attn.num_heads
+            mask = _float_key_mask(key_mask, heads, x.shape[1], x.dtype, merge_heads=True)
+            return block(x, attn_mask=mask)
+        # open_clip's ResidualAttentionBlock, its attention through SDPA in every mode
+        mask = None if key_mask is None else key_mask[:, None, None, :]
+        x = x + block.ls_1(mha_self_attention(block.attn, block.ln_1(x), mask))
+        return x + block.ls_2(block.mlp(block.ln_2(x)))
+
+    @staticmethod
+    def _sdpa_block(block: nn.Module) -> bool:
+        from open_clip.transformer import ResidualAttentionBlock
+        return (type(block) is ResidualAttentionBlock and not hasattr(block, 'ln_1_kv')
+                and is_plain_self_attention(block.attn))
 
     @staticmethod
     def _split_heads(t: torch.Tensor, heads: int) -> torch.Tensor:
@@ -568,7 +581,7 @@ class EvaViTTower(DenseCLIPTower):
     def _embed(self, x):
         t = self.trunk
         pe = t.patch_embed
-        x = pe.proj(x)
+        x = pe.proj(x).to(x.dtype)  # under autocast: keep the residual stream in the input's dtype
         grid = tuple(x.shape[-2:])
         x = pe.norm(x.flatten(2).transpose(1, 2))
         cls = t.cls_token.expand(x.shape[0], -1, -1).to(x.dtype)

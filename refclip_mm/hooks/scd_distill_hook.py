@@ -8,7 +8,7 @@ from mmengine.model import is_model_wrapper
 
 from ..clip import build_image_tower
 from ..models.backbones.refiner_backbone import read_refiner_file
-from ..models.frozen import FrozenModule
+from ..models.frozen import FrozenModule, check_precision
 from ..models.losses import SCDLoss, correlation_agreement, region_tokens
 from ..registry import HOOKS, MODELS
 from ..utils.checkpoint import load_state_dict_checked
@@ -26,7 +26,9 @@ class SCDDistillHook(Hook):
     (SC-RLA), optionally followed by a trained Refiner (R-SC-RLA: set
     ``refiner``). The teacher is held outside the model (not in checkpoints,
     not wrapped by DDP), always in eval mode without gradients, on the
-    student's device.
+    student's device; by default its forward (tower and Refiner) runs under
+    bf16 autocast, which changes the SCD value and gradient by less than the
+    tolerance stated in docs/losses.md.
 
     Args:
         refiner: exported Refiner file (``tools/export_refiner.py``) or a
@@ -41,17 +43,28 @@ class SCDDistillHook(Hook):
         loss_weight: lambda_SCD once switched on (0.4).
         start_ratio: SCD is off for this fraction of the training iterations (0.1).
         block_size: rows per block of the SCD loss (``None``: automatic).
+        precision: compute precision of the frozen teacher and Refiner:
+            ``'bf16'`` (default; autocast, on CPU and CUDA), ``'fp16'`` (CUDA)
+            or ``'fp32'``. The targets are returned in fp32 either way.
+        agreement_interval: log ``scd_agreement`` every this many iterations
+            (at iterations ``0, N, 2N, ...``; 1 = every step).
     """
     priority = 'NORMAL'
 
     def __init__(self, refiner: Optional[str] = None, teacher: Optional[dict] = None,
                  level: str = 'region', grid_size: int = 14, tau: float = 0.2,
                  loss_weight: float = 0.4, start_ratio: float = 0.1,
-                 block_size: Optional[int] = None):
+                 block_size: Optional[int] = None, precision: str = 'bf16',
+                 agreement_interval: int = 50):
         if level not in LEVELS:
             raise ValueError(f'level must be one of {LEVELS}, got {level!r}')
         if not 0.0 <= start_ratio < 1.0:
             raise ValueError(f'start_ratio must be in [0, 1), got {start_ratio}')
+        if int(agreement_interval) < 1:
+            raise ValueError(f'agreement_interval must be a positive number of iterations, '
+                             f'got {agreement_interval}')
+        self.precision = check_precision(precision, 'SCDDistillHook precision')
+        self.agreement_interval = int(agreement_interval)
         self.refiner_file = refiner
         self.teacher_cfg = teacher
         self.level = level
@@ -77,7 +90,9 @@ class SCDDistillHook(Hook):
         self.start_iter = int(self.start_ratio * runner.max_iters)
         model.add_loss_term('scd', self.loss_term)
         print_log(f'SCD: {"R-SC-RLA" if self.refiner else "SC-RLA"}, {self.level} level, '
-                  f'lambda {self.loss_weight} from iteration {self.start_iter}', logger='current')
+                  f'lambda {self.loss_weight} from iteration {self.start_iter}, teacher in '
+                  f'{self.precision}, scd_agreement every {self.agreement_interval} iterations',
+                  logger='current')
 
     def _build_teacher(self, model) -> FrozenModule:
         if self.teacher_cfg is None:
@@ -113,13 +128,16 @@ class SCDDistillHook(Hook):
         return self.loss_weight if self._iter >= self.start_iter else 0.0
 
     def teacher_dense(self, images: torch.Tensor, mode: str = 'value') -> torch.Tensor:
-        """The teacher's (refined) dense map ``B x D x h x w``, without gradient."""
+        """The teacher's (refined) dense map ``B x D x h x w`` in ``images``' dtype, without
+        gradient, computed in ``precision``."""
+        precision = self.precision
         if self.refiner is None:
-            return self.teacher('forward_dense', images, mode=mode).dense
+            return self.teacher('forward_dense', images, mode=mode, precision=precision).dense
         width = self.refiner_space == 'width'
-        dense = self.teacher('forward_dense', images, mode=mode, project=not width).dense
-        refined = self.refiner('forward', dense)
-        return self.teacher('project_map', refined) if width else refined
+        dense = self.teacher('forward_dense', images, mode=mode, project=not width,
+                             precision=precision).dense
+        refined = self.refiner('forward', dense, precision=precision)
+        return self.teacher('project_map', refined, precision=precision) if width else refined
 
     def tokens(self, dense: torch.Tensor, batch) -> torch.Tensor:
         """Region (``K x g^2 x D``) or image (``B x h*w x D``) tokens of a dense map."""
@@ -128,8 +146,18 @@ class SCDDistillHook(Hook):
                                  spatial_scale=1.0 / batch.patch_size)
         return dense.flatten(2).transpose(1, 2)
 
+    def agreement_due(self) -> bool:
+        """Whether this iteration logs ``scd_agreement`` (every ``agreement_interval``)."""
+        return self._iter % self.agreement_interval == 0
+
+    @staticmethod
+    def agreement(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The logged ``scd_agreement`` of student and target tokens (no gradient)."""
+        return correlation_agreement(student.detach(), target)
+
     def loss_term(self, batch) -> Dict[str, torch.Tensor]:
-        """``loss_scd`` (weighted), ``scd_weight`` and ``scd_agreement`` for one step."""
+        """``loss_scd`` (weighted), ``scd_weight`` and, every ``agreement_interval``
+        iterations, ``scd_agreement`` for one step."""
         weight = self.current_weight()
         student = self.tokens(batch.student_dense, batch)
         out = dict(scd_weight=batch.student_dense.new_tensor(weight))
@@ -138,5 +166,6 @@ class SCDDistillHook(Hook):
             return out
         target = self.tokens(self.teacher_dense(batch.images), batch)
         out['loss_scd'] = weight * self.scd(student, target)
-        out['scd_agreement'] = correlation_agreement(student.detach(), target)
+        if self.agreement_due():
+            out['scd_agreement'] = self.agreement(student, target)
         return out

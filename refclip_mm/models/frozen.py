@@ -1,8 +1,28 @@
 """Keep a frozen network beside a model without making it part of the model."""
+import contextlib
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils._pytree import tree_map
+
+# compute precision of a frozen forward -> autocast dtype (None: no autocast)
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def check_precision(precision: str, key: str = 'precision') -> str:
+    """Return ``precision`` if it is one of :data:`PRECISIONS`; otherwise raise naming ``key``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f'{key} must be one of {sorted(PRECISIONS)}, got {precision!r}')
+    return precision
+
+
+def frozen_autocast(precision: str, device: torch.device):
+    """Autocast context of a frozen forward in ``precision`` on ``device`` (fp32: none)."""
+    dtype = PRECISIONS[check_precision(precision)]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 class FrozenModule:
@@ -15,8 +35,14 @@ class FrozenModule:
     registers attributes that are modules or parameters.
 
     The module is put in eval mode with ``requires_grad=False``; calls run
-    under ``torch.no_grad()``; :meth:`follow` moves it to the device of the
-    tensors it is about to process.
+    under ``torch.no_grad()`` (no graph, no saved activations) and optionally
+    under autocast; :meth:`follow` moves it to the device of the tensors it is
+    about to process.
+
+    ``no_grad`` rather than ``inference_mode``: the outputs feed losses whose
+    graph saves them for backward (CLIPSelf's cosine saves the crop
+    embeddings), which inference tensors cannot be, and both modes cost the
+    same on the matrix products that dominate here.
 
     Args:
         module: the network to freeze (moved, not copied).
@@ -33,12 +59,22 @@ class FrozenModule:
         return self.module
 
     @torch.no_grad()
-    def __call__(self, method: str, tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        """Call ``module.<method>(tensor, ...)`` without gradients, on ``tensor``'s device."""
+    def __call__(self, method: str, tensor: torch.Tensor, *args: Any,
+                 precision: str = 'fp32', **kwargs: Any) -> Any:
+        """Call ``module.<method>(tensor, ...)`` without gradients, on ``tensor``'s device.
+
+        ``precision`` ``'bf16'`` / ``'fp16'`` runs the call under autocast (matrix
+        products in that dtype); floating outputs are returned in ``tensor``'s dtype.
+        """
         module = self.follow(tensor)
         if module.training:  # someone called .train() on it directly
             module.eval()
-        return getattr(module, method)(tensor, *args, **kwargs)
+        with frozen_autocast(precision, tensor.device):
+            out = getattr(module, method)(tensor, *args, **kwargs)
+        if PRECISIONS[precision] is None or not tensor.is_floating_point():
+            return out
+        return tree_map(lambda t: t.to(tensor.dtype)
+                        if isinstance(t, torch.Tensor) and t.is_floating_point() else t, out)
 
     def checksum(self) -> float:
         """Sum of absolute parameter values: a cheap fingerprint for "never updated" checks."""

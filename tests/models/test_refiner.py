@@ -41,3 +41,22 @@ def test_wrong_token_width_is_named():
         refiner(torch.zeros(1, 64, 4, 4))
     with pytest.raises(ValueError, match='not divisible by num_heads=5'):
         Refiner(dim=32, num_heads=5)
+
+
+def test_attention_through_sdpa_equals_multihead_attention_with_the_same_weights():
+    from refclip_mm.utils.attention import mha_self_attention as self_attention
+    torch.manual_seed(0)
+    attn = torch.nn.MultiheadAttention(32, 4, batch_first=True)
+    x = torch.randn(2, 9, 32, requires_grad=True)
+    ours = self_attention(attn, x)
+    reference = attn(x, x, x, need_weights=False)[0]
+    assert torch.allclose(ours, reference, atol=1e-5)
+    ours.sum().backward()
+    grad = x.grad.clone()
+    x.grad = None
+    reference.sum().backward()
+    assert torch.allclose(grad, x.grad, atol=1e-5)
+    # state-dict keys are the ones of nn.MultiheadAttention (old Refiner files load)
+    refiner = Refiner(dim=32, depth=1, num_heads=4)
+    assert {'blocks.0.attn.in_proj_weight', 'blocks.0.attn.out_proj.weight'} <= set(
+        refiner.state_dict())

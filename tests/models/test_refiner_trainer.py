@@ -100,3 +100,30 @@ def test_width_token_space_refines_before_the_projection():
     torch.testing.assert_close(model.extract_dense(images), projected)
     losses = model.loss(images)
     assert torch.isfinite(losses['loss_dense']) and torch.isfinite(losses['loss_scd'])
+
+
+# The stated tolerance of the bf16 frozen tower in stage 1 (docs/losses.md, "Frozen path precision").
+BF16_LOSS_RTOL = 1e-3
+BF16_GRAD_RTOL = 0.1
+
+
+def test_bf16_tower_stays_within_the_stated_tolerance():
+    model = tiny_trainer()
+    torch.nn.init.normal_(model.refiner.out.weight, std=0.05)
+    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    results = {}
+    for precision in ('fp32', 'bf16'):
+        model.tower_precision = precision
+        model.zero_grad()
+        torch.manual_seed(3)  # the same boxes
+        losses = model.loss(images)
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        grad = torch.cat([p.grad.flatten() for p in model.refiner.parameters()])
+        results[precision] = losses, grad
+    (loss32, grad32), (loss16, grad16) = results['fp32'], results['bf16']
+    for key in ('loss_dense', 'loss_scd'):
+        assert abs(loss16[key] - loss32[key]) <= BF16_LOSS_RTOL * abs(loss32[key]), key
+    assert (grad16 - grad32).norm() <= BF16_GRAD_RTOL * grad32.norm()
+    assert not torch.equal(grad16, grad32)
+    with pytest.raises(ValueError, match='RefinerTrainer tower_precision must be one of'):
+        tiny_trainer(tower_precision='double')

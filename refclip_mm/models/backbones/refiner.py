@@ -6,10 +6,14 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from ...registry import MODELS
+from ...utils.attention import mha_self_attention
 
 
 class PreNormBlock(nn.Module):
     """Pre-norm transformer block: ``x + attn(ln(x))``, then ``x + mlp(ln(x))``.
+
+    ``attn`` is an ``nn.MultiheadAttention`` (its parameters and state-dict keys), computed
+    through ``scaled_dot_product_attention`` (:func:`~refclip_mm.utils.attention.mha_self_attention`).
 
     Args:
         dim: token width ``D``.
@@ -29,8 +33,7 @@ class PreNormBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``B x N x D`` -> ``B x N x D``."""
-        h = self.norm1(x)
-        x = x + self.attn(h, h, h, need_weights=False)[0]
+        x = x + mha_self_attention(self.attn, self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
 

@@ -9,7 +9,7 @@ from mmengine.model import BaseModel
 from ...clip import build_image_tower
 from ...datasets.transforms import clip_image_preprocessor
 from ...registry import MODELS
-from ..frozen import FrozenModule
+from ..frozen import FrozenModule, check_precision
 from ..losses import contaminant_mask, region_tokens
 from .boxes import sample_local_boxes
 from .finite import FiniteLossMixin
@@ -54,6 +54,11 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         filter_contaminants: drop target tokens that look like global
             contaminants (METHOD.md section 4 option, off by default).
         contaminant_std: the filter's threshold, mean + this many std (0.5).
+        tower_precision: compute precision of the frozen tower's forwards in
+            training steps: ``'bf16'`` (default; autocast, CPU and CUDA),
+            ``'fp16'`` (CUDA) or ``'fp32'``; its maps are returned in fp32 and the
+            Refiner trains in fp32 either way (docs/losses.md states the
+            difference). :meth:`extract_dense` always runs in fp32.
         data_preprocessor: normalisation (OpenAI CLIP mean/std, BGR->RGB).
     """
 
@@ -73,6 +78,7 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
                  loss_scd: Optional[dict] = dict(type='SCDLoss', tau=0.2, loss_weight=0.4),
                  filter_contaminants: bool = False,
                  contaminant_std: float = 0.5,
+                 tower_precision: str = 'bf16',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
@@ -82,6 +88,7 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
             raise ValueError(f'token_space must be one of {TOKEN_SPACES}, got {token_space!r}')
         tower = build_image_tower(clip_model, pretrained, checkpoint_prefix=checkpoint_prefix)
         self.tower = FrozenModule(tower)
+        self.tower_precision = check_precision(tower_precision, 'RefinerTrainer tower_precision')
         self.patch_size = tower.patch_size
         self.dense_mode = dense_mode
         self.token_space = token_space
@@ -104,15 +111,18 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         self.box_seed = torch.initial_seed()  # the Runner's seed when built by a Runner
 
     # ------------------------------------------------------------------ features
-    def clip_dense(self, images: torch.Tensor) -> torch.Tensor:
-        """Frozen CLIP dense map of normalised images (no gradient): ``B x D x h x w``, or
-        ``B x C x h x w`` before the projection when ``token_space='width'``."""
+    def clip_dense(self, images: torch.Tensor, precision: Optional[str] = None) -> torch.Tensor:
+        """Frozen CLIP dense map of normalised images (no gradient, fp32): ``B x D x h x w``, or
+        ``B x C x h x w`` before the projection when ``token_space='width'``; computed in
+        ``precision`` (``None``: ``tower_precision``)."""
         return self.tower('forward_dense', images, mode=self.dense_mode,
-                          project=self.token_space == 'projected').dense
+                          project=self.token_space == 'projected',
+                          precision=precision or self.tower_precision).dense
 
     def extract_dense(self, images: torch.Tensor) -> torch.Tensor:
-        """Refined, projected dense map ``B x D x h x w`` (the dense-visualisation contract)."""
-        refined = self.refiner(self.clip_dense(images))
+        """Refined, projected dense map ``B x D x h x w`` (the dense-visualisation contract),
+        in fp32 like :class:`RefinerBackbone`: what evaluation sees is what detection uses."""
+        refined = self.refiner(self.clip_dense(images, precision='fp32'))
         if self.token_space == 'width':
             refined = self.tower('project_map', refined)
         return refined
