@@ -70,6 +70,28 @@ def prompt_name(name: str) -> str:
     return name.replace('_', ' ').strip()
 
 
+def sequence_length(tokens: torch.Tensor, pad_id: int = 0) -> int:
+    """Length of the longest sequence in ``tokens`` (``N x L`` ids padded at the end with ``pad_id``)."""
+    used = (tokens != pad_id).any(dim=0).nonzero()
+    return int(used[-1]) + 1 if len(used) else int(tokens.shape[1])
+
+
+def can_trim(text: nn.Module) -> bool:
+    """Whether dropping trailing padding leaves ``text``'s output unchanged.
+
+    True for open_clip's ``TextTransformer`` with a causal mask, no class token, no
+    padding mask and end-of-text pooling (``argmax`` / ``eos``): every position only
+    attends to earlier ones and the pooled one is the end-of-text token, so the
+    padding after it never reaches the output. That is every CLIP / EVA-CLIP text tower.
+    """
+    from open_clip.transformer import TextTransformer
+    return (isinstance(text, TextTransformer) and getattr(text, 'cls_emb', None) is None
+            and getattr(text, 'attn_mask', None) is not None
+            and not getattr(text, 'use_pad_mask', False)
+            and getattr(text, 'pool_type', None) in ('argmax', 'eos')
+            and not getattr(text, 'output_tokens', False))
+
+
 class CLIPTextTower(nn.Module):
     """open_clip's text tower with its tokenizer.
 
@@ -82,33 +104,67 @@ class CLIPTextTower(nn.Module):
         super().__init__()
         self.text = text
         self.tokenizer = tokenizer
+        self.trimmable = can_trim(text)
 
     @property
     def embed_dim(self) -> int:
         return int(self.text.output_dim)
 
     def encode_text(self, texts: Union[Sequence[str], torch.Tensor],
-                    normalize: bool = False) -> torch.Tensor:
-        """Strings (or token ids ``N x L``) -> text embeddings ``N x D``."""
+                    normalize: bool = False, trim: bool = True) -> torch.Tensor:
+        """Strings (or token ids ``N x L``) -> text embeddings ``N x D``.
+
+        ``trim`` (default) runs the transformer only up to the longest prompt of the
+        batch when :func:`can_trim` allows it (same output up to float rounding);
+        ``trim=False`` is open_clip's forward over the whole context.
+        """
         if not isinstance(texts, torch.Tensor):
             texts = self.tokenizer(list(texts))
         device = next(self.text.parameters()).device
-        features = self.text(texts.to(device))
-        if isinstance(features, tuple):
-            features = features[0]
+        texts = texts.to(device)
+        if trim and self.trimmable:
+            features = self._forward_trimmed(texts)
+        else:
+            features = self.text(texts)
+            if isinstance(features, tuple):
+                features = features[0]
         return F.normalize(features, dim=-1) if normalize else features
 
     forward = encode_text
+
+    def _forward_trimmed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """open_clip's text forward on ``tokens[:, :n]``, n the longest prompt (``N x D``).
+
+        The positional embeddings and the causal mask are cut to the same ``n``.
+        """
+        from open_clip.transformer import text_global_pool
+        text = self.text
+        n = sequence_length(tokens, getattr(text, 'pad_id', 0))
+        tokens = tokens[:, :n]
+        dtype = text.transformer.get_cast_dtype()
+        x = text.token_embedding(tokens).to(dtype) + text.positional_embedding[:n].to(dtype)
+        x = text.transformer(x, attn_mask=text.attn_mask[:n, :n])
+        x = text.ln_final(x)
+        pooled = text_global_pool(x, tokens, pool_type=text.pool_type,
+                                  eos_token_id=getattr(text, 'eos_id', None))
+        projection = text.text_projection
+        if projection is None:
+            return pooled
+        return projection(pooled) if isinstance(projection, nn.Linear) else pooled @ projection
 
 
 @torch.no_grad()
 def build_class_embeddings(text_tower: CLIPTextTower, names: Sequence[str],
                            templates: TemplatesType = 'imagenet80',
-                           batch_size: int = 256) -> torch.Tensor:
+                           batch_size: int = 256, trim: bool = True) -> torch.Tensor:
     """Prompt-ensembled class embeddings.
 
     Each class name is put into every template, the prompts are encoded and
-    L2-normalised, averaged over templates and normalised again.
+    L2-normalised, averaged over templates and normalised again. With ``trim``
+    (default) the prompts are encoded shortest first and each batch only up to
+    its longest prompt (:meth:`CLIPTextTower.encode_text`); ``trim=False``
+    encodes them in order over the whole context (same result up to float
+    rounding, several times slower on CPU).
 
     Returns:
         ``N x D`` float tensor (rows L2-normalised), in the order of ``names``.
@@ -118,9 +174,17 @@ def build_class_embeddings(text_tower: CLIPTextTower, names: Sequence[str],
         raise ValueError('no class names given')
     template_list = get_templates(templates)
     prompts = [t.replace('{}', prompt_name(n)) for n in names for t in template_list]
-    chunks = [text_tower.encode_text(prompts[i:i + batch_size], normalize=True).float()
+    tokens = text_tower.tokenizer(prompts)
+    order = torch.arange(len(prompts))
+    if trim and text_tower.trimmable:  # similar lengths share a batch
+        lengths = (tokens != getattr(text_tower.text, 'pad_id', 0)).sum(dim=1)
+        order = torch.argsort(lengths, stable=True)
+    chunks = [text_tower.encode_text(tokens[order[i:i + batch_size]], normalize=True,
+                                     trim=trim).float().cpu()
               for i in range(0, len(prompts), batch_size)]
-    per_prompt = torch.cat(chunks).reshape(len(names), len(template_list), -1)
+    per_prompt = torch.empty(len(prompts), chunks[0].shape[1])
+    per_prompt[order] = torch.cat(chunks)
+    per_prompt = per_prompt.reshape(len(names), len(template_list), -1)
     return F.normalize(per_prompt.mean(dim=1), dim=-1)
 
 

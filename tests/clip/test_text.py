@@ -78,3 +78,53 @@ def test_builtin_class_lists():
     assert 'background' not in get_class_names('pascal_voc20')
     with pytest.raises(ValueError, match='no builtin class list'):
         get_class_names('imagenet-22k')
+
+
+PROMPTS = ['a photo of a dog.', 'cat', 'a blurry photo of a traffic light in the scene.',
+           'an image that contains a very small hot dog next to a red fire hydrant on a road.']
+
+
+def _transformer_lengths(tower):
+    """Records the sequence length of every input to the tower's transformer."""
+    seen = []
+    handle = tower.text.transformer.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(args[0].shape[1]), with_kwargs=True)
+    return seen, handle
+
+
+@pytest.mark.parametrize('model', ['tiny-openai', 'tiny-eva', 'ViT-B-16'])
+def test_trimmed_text_forward_matches_open_clip(model, weights):
+    if model == 'ViT-B-16':  # full-size context (77) with random weights
+        torch.manual_seed(0)
+        tower = build_text_tower('ViT-B-16')
+    else:
+        kind = model.split('-')[1]
+        tower = build_text_tower(tiny_arch(kind), weights(kind)[0])
+    assert tower.trimmable
+    tokens = tower.tokenizer(PROMPTS)
+    seen, handle = _transformer_lengths(tower)
+    with torch.no_grad():
+        full = tower.encode_text(tokens, trim=False)
+        trimmed = tower.encode_text(tokens)
+        short = tower.encode_text(tokens[:2])
+    handle.remove()
+    context = tokens.shape[1]
+    longest = int((tokens != 0).sum(dim=1).max())
+    assert seen == [context, longest, int((tokens[:2] != 0).sum(dim=1).max())]
+    if model == 'ViT-B-16':
+        assert seen[1] < context  # the full-size context really is cut
+    torch.testing.assert_close(trimmed, full, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(short, full[:2], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(full[0], full[1], atol=1e-3)
+
+
+def test_class_embeddings_sorted_and_trimmed_match_the_plain_path(text_tower):
+    names = ['dog', 'traffic_light', 'a', 'fire hydrant on the side of the road']
+    seen, handle = _transformer_lengths(text_tower)
+    fast = build_class_embeddings(text_tower, names, 'detection', batch_size=7)
+    batches = len(seen)
+    slow = build_class_embeddings(text_tower, names, 'detection', batch_size=7, trim=False)
+    handle.remove()
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    assert seen[:batches] == sorted(seen[:batches])  # shortest prompts first
+    assert max(seen[:batches]) == seen[-1] == 16 and min(seen[:batches]) < 16
