@@ -98,12 +98,13 @@ def test_rpn_proposals_are_written_in_original_pixels(rpn, tmp_path):
 def test_the_written_file_feeds_the_proposal_pipeline(rpn, tmp_path):
     out = str(tmp_path / 'proposals.json')
     make_proposals([rpn['config'], rpn['checkpoint'], rpn['images'], out, '--min-size', '4'])
-    # the transforms of configs/_base_/datasets/coco_rla_proposals_1024.py, at 64 px
-    dataset = UnlabeledImageDataset(data_root='', data_prefix=dict(img=rpn['images']), pipeline=[
-        dict(type='LoadImageChecked', on_unreadable='raise'),
-        dict(type='LoadRegionProposals', proposal_file=out, max_proposals=20),
-        dict(type='ResizeLongestSidePad', size=64),
-        dict(type='PackImageInputs')])
+    # the dataset and transforms of configs/_base_/datasets/coco_rla_proposals_1024.py, at 64 px
+    dataset = UnlabeledImageDataset(data_root='', data_prefix=dict(img=rpn['images']),
+                                    proposal_file=out, pipeline=[
+                                        dict(type='LoadImageChecked', on_unreadable='raise'),
+                                        dict(type='LoadRegionProposals', max_proposals=20),
+                                        dict(type='ResizeLongestSidePad', size=64),
+                                        dict(type='PackImageInputs')])
     assert len(dataset) == len(SIZES)
     for index in range(len(dataset)):
         item = dataset[index]
