@@ -6,12 +6,18 @@
 
 For every tower: dense maps of all images (progress bar), then k-means with k =
 number of classes on a token sample, assignment of all tokens, upsampling to the
-label resolution, Hungarian matching over the dataset. Prints a side-by-side table
-(mIoU, pixel accuracy, mean class accuracy, time split) and writes it as
-dense_quality.csv and dense_quality.json (with per-class IoUs) to --out-dir.
+label resolution, Hungarian matching over the dataset (--restarts N: N k-means seeds,
+mean and std). Optionally also a linear probe (--probe-img-dir/--probe-ann-dir: a
+labelled train split, same layout; the 1x1 classifier is trained there and scored on
+the evaluated images) and the locality index (--locality-pairs N: copy-paste pairs
+of the evaluated images; 0 = a pasted patch changes only its own tokens). Prints a
+side-by-side table (mIoU, pixel accuracy, mean class accuracy, time split, and the
+optional columns) and writes it as dense_quality.csv and dense_quality.json (with
+per-class IoUs) to --out-dir.
 Tower items are ``[NAME=]SOURCE[@WEIGHTS][#ATTR]`` (see refclip_mm.evaluation.towers).
 """
 import argparse
+import copy
 import csv
 import json
 import os
@@ -24,7 +30,9 @@ import numpy as np
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.evaluation import build_dense_tower, evaluate_dense_features, parse_tower  # noqa: E402
+from refclip_mm.evaluation import (build_dense_tower, evaluate_over_restarts,  # noqa: E402
+                                   linear_probe_segmentation, load_rgb, normalize_images,
+                                   parse_tower, paste_pairs, tower_locality)
 from refclip_mm.evaluation.seg_folder import PRESETS, SegFolder, preset, read_label_map  # noqa: E402
 from refclip_mm.evaluation.towers import extract_dense_maps  # noqa: E402
 
@@ -59,6 +67,13 @@ def parse_args(argv=None):
                         help='token sample k-means is fitted on')
     parser.add_argument('--upsample', choices=('bilinear', 'nearest'), default='bilinear')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--restarts', type=int, default=1,
+                        help='k-means restarts (seeds seed..seed+N-1); mIoU is their mean')
+    parser.add_argument('--probe-img-dir', help='linear probe: train images (under --data-root)')
+    parser.add_argument('--probe-ann-dir', help='linear probe: train label maps')
+    parser.add_argument('--probe-max-images', type=int, help='linear probe: first N train images')
+    parser.add_argument('--locality-pairs', type=int, default=0,
+                        help='locality index on N copy-paste pairs of the evaluated images')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out-dir', default='work_dirs/dense_quality')
     parser.add_argument('--no-progress', action='store_true')
@@ -93,14 +108,14 @@ def folder_config(args, parser):
     return cfg
 
 
-def format_table(rows):
-    """Rows of dicts -> aligned text table over :data:`COLUMNS`."""
+def format_table(rows, columns=COLUMNS):
+    """Rows of dicts -> aligned text table over ``columns``."""
     def cell(value):
         return f'{value:.2f}' if isinstance(value, float) else str(value)
-    cells = [[cell(r[c]) for c in COLUMNS] for r in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS)]
+    cells = [[cell(r[c]) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = ['  '.join(c.ljust(w) if i == 0 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(COLUMNS, widths)))]
+                       for i, (c, w) in enumerate(zip(columns, widths)))]
     lines.append('  '.join('-' * w for w in widths))
     for r in cells:
         lines.append('  '.join(v.ljust(w) if i == 0 else v.rjust(w)
@@ -108,30 +123,52 @@ def format_table(rows):
     return '\n'.join(lines)
 
 
-def evaluate_tower(spec, folder, args, log):
+def evaluate_tower(spec, folder, args, log, probe=None):
     tower = build_dense_tower(spec, mode=args.mode, seed=args.seed)
     paths = [folder.img_path(i) for i in range(len(folder))]
     log(f'[{spec.name}] dense maps of {len(paths)} images at {args.img_size} px')
     maps, times = extract_dense_maps(tower, paths, args.img_size, args.batch_size, args.device,
                                      progress=not args.no_progress)
-    del tower
-    log(f'[{spec.name}] clustering into {folder.cfg.num_classes} clusters')
+    log(f'[{spec.name}] clustering into {folder.cfg.num_classes} clusters '
+        f'({args.restarts} restart(s))')
     start = time.perf_counter()
-    result = evaluate_dense_features(
-        maps, folder.labels(), folder.cfg.num_classes, ignore_index=folder.cfg.ignore_index,
-        max_tokens=args.max_tokens, upsample=args.upsample, seed=args.seed,
+    restarts = evaluate_over_restarts(
+        maps, folder.labels(), folder.cfg.num_classes, restarts=args.restarts, seed=args.seed,
+        ignore_index=folder.cfg.ignore_index, max_tokens=args.max_tokens, upsample=args.upsample,
         names=[folder.ann_path(i) for i in range(len(folder))])
+    result = restarts.results[0]
     cluster_s = time.perf_counter() - start
-    row = dict(tower=spec.name, mIoU=result.miou, aAcc=result.pixel_acc, mAcc=result.mean_acc,
-               images=result.num_images, tokens_per_image=result.num_tokens // result.num_images,
+    row = dict(tower=spec.name, mIoU=restarts.miou, aAcc=restarts.pixel_acc,
+               mAcc=restarts.mean_acc, images=result.num_images,
+               tokens_per_image=result.num_tokens // result.num_images,
                forward_s=times['forward'], cluster_s=cluster_s,
                cluster_vs_forward=cluster_s / max(times['forward'], 1e-9))
+    extra = dict(mIoU_std=restarts.miou_std, restart_mIoUs=restarts.mious)
+    if probe is not None:
+        probe_maps, _ = extract_dense_maps(tower, probe['paths'], args.img_size, args.batch_size,
+                                           args.device, progress=not args.no_progress)
+        probe_result = linear_probe_segmentation(
+            probe_maps, probe['labels'], maps, folder.labels(), folder.cfg.num_classes,
+            ignore_index=folder.cfg.ignore_index, seed=args.seed)
+        row['probe_mIoU'] = probe_result.miou
+        extra['probe_per_class_iou'] = [None if not np.isfinite(v) else float(v)
+                                        for v in probe_result.per_class_iou]
+    if args.locality_pairs:
+        images = [load_rgb(folder.img_path(i), args.img_size) for i in range(len(folder))]
+        pairs = [(normalize_images(a[None])[0], normalize_images(b[None])[0], m)
+                 for a, b, m in paste_pairs(images, args.locality_pairs, seed=args.seed)]
+        locality = tower_locality(tower.fn, pairs, batch_size=args.batch_size, device=args.device)
+        row['locality'] = locality.index
+        extra['locality_per_pair'] = locality.per_pair
+    del tower
     names = folder.cfg.class_names or [str(i) for i in range(folder.cfg.num_classes)]
     detail = dict(row, spec=dict(source=spec.source, weights=spec.weights, attr=spec.attr),
-                  load_s=times['load'], cluster_timings=result.timings,
+                  load_s=times['load'], cluster_timings=result.timings, **extra,
                   per_class_iou={n: (None if not np.isfinite(v) else float(v))
                                  for n, v in zip(names, result.per_class_iou)})
-    log(f'[{spec.name}] mIoU {result.miou:.2f}  aAcc {result.pixel_acc:.2f}')
+    log(f'[{spec.name}] mIoU {restarts.miou:.2f}  aAcc {restarts.pixel_acc:.2f}'
+        + (f'  probe mIoU {row["probe_mIoU"]:.2f}' if 'probe_mIoU' in row else '')
+        + (f'  locality {row["locality"]:.3f}' if 'locality' in row else ''))
     return row, detail
 
 
@@ -148,16 +185,29 @@ def main(argv=None):
 
     log(f'{len(folder)} images from {osp.join(args.data_root, folder.cfg.img_dir)}, '
         f'{folder.cfg.num_classes} classes, {len(specs)} towers')
+    probe = None
+    if bool(args.probe_img_dir) != bool(args.probe_ann_dir):
+        parser.error('the linear probe needs both --probe-img-dir and --probe-ann-dir')
+    if args.probe_img_dir:
+        train_cfg = copy.deepcopy(folder.cfg)
+        train_cfg.img_dir, train_cfg.ann_dir, train_cfg.split_file = (
+            args.probe_img_dir, args.probe_ann_dir, None)
+        train = SegFolder.scan(args.data_root, train_cfg, args.probe_max_images)
+        probe = dict(paths=[train.img_path(i) for i in range(len(train))],
+                     labels=[train.load_labels(i) for i in range(len(train))])
+        log(f'linear probe: {len(train)} train images from '
+            f'{osp.join(args.data_root, args.probe_img_dir)}')
     rows, details = [], []
     for spec in specs:
-        row, detail = evaluate_tower(spec, folder, args, log)
+        row, detail = evaluate_tower(spec, folder, args, log, probe)
         rows.append(row)
         details.append(detail)
     os.makedirs(args.out_dir, exist_ok=True)
     csv_path = osp.join(args.out_dir, 'dense_quality.csv')
     json_path = osp.join(args.out_dir, 'dense_quality.json')
+    columns = COLUMNS + tuple(c for c in ('probe_mIoU', 'locality') if c in rows[0])
     with open(csv_path, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows([{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
                           for r in rows])
@@ -165,7 +215,7 @@ def main(argv=None):
     with open(json_path, 'w') as f:
         json.dump(dict(settings=settings, towers=details), f, indent=2)
     log('\nUnsupervised segmentation of dense features (k-means + Hungarian, percent)')
-    log(format_table(rows))
+    log(format_table(rows, columns))
     best = max(rows, key=lambda r: r['mIoU'])
     total = sum(r['forward_s'] + r['cluster_s'] for r in rows)
     log(f'\nbest: {best["tower"]} ({best["mIoU"]:.2f} mIoU); {len(folder)} images, '

@@ -1,17 +1,24 @@
-"""Dense-feature quality (METHOD.md section 7): unsupervised-segmentation metric,
-the mmseg evaluation model that feeds it, and pictures of dense features."""
+"""Dense-feature quality (METHOD.md section 7): unsupervised segmentation (over k-means
+restarts), linear probe, locality index, the mmseg evaluation model that feeds them, pictures
+of dense features, and the pre-registered decision rule for paired differences over seeds."""
 from .dense_segmentor import DenseFeatureSegmentor, crop_padding
 from .dense_source import check_dense, dense_fn, find_dense_fn, resolve_attr
+from .decision import Decision, decide, detectable_effect, seeds_needed, t_interval
 from .dense_visualization import (correlation_map, kmeans_map, make_panel, panel_size, pca_rgb,
                                   save_png, stack_panels)
 from .kmeans import KMeansResult, assign_clusters, spherical_kmeans
+from .linear_probe import LinearProbeResult, linear_probe_segmentation
+from .locality import LocalityResult, locality_index, paste_pairs, tower_locality
 from .towers import (DenseTower, TowerSpec, build_dense_tower, load_rgb, normalize_images,
                      parse_tower)
-from .unsupervised_seg import (UnsupervisedSegResult, evaluate_dense_features, hungarian_match,
-                               scores_from_confusion)
+from .unsupervised_seg import (RestartsResult, UnsupervisedSegResult, evaluate_dense_features,
+                               evaluate_over_restarts, hungarian_match, scores_from_confusion)
 from .unsupervised_seg_metric import UnsupervisedSegMetric
 
 __all__ = [
+    'Decision', 'decide', 'detectable_effect', 'seeds_needed', 't_interval', 'LinearProbeResult',
+    'linear_probe_segmentation', 'LocalityResult', 'locality_index', 'paste_pairs',
+    'tower_locality', 'RestartsResult', 'evaluate_over_restarts',
     'DenseFeatureSegmentor', 'crop_padding', 'check_dense', 'dense_fn', 'find_dense_fn',
     'resolve_attr', 'correlation_map', 'kmeans_map', 'make_panel', 'panel_size', 'pca_rgb',
     'save_png', 'stack_panels', 'KMeansResult', 'assign_clusters', 'spherical_kmeans',

@@ -260,3 +260,46 @@ def format_per_class(result: UnsupervisedSegResult, class_names: Optional[Sequen
         if np.isfinite(value):
             lines.append(f'{name:<{width}}  {value:5.1f}')
     return lines
+
+
+@dataclass
+class RestartsResult:
+    """Unsupervised segmentation over k-means restarts (seeds ``seed .. seed + n - 1``).
+
+    Attributes:
+        miou / miou_std: mean and standard deviation (``ddof=1``) of the restarts' mIoU.
+        pixel_acc / mean_acc: means over the restarts.
+        mious: every restart's mIoU.
+        results: every restart's :class:`UnsupervisedSegResult`.
+    """
+    miou: float
+    miou_std: float
+    pixel_acc: float
+    mean_acc: float
+    mious: List[float]
+    results: List[UnsupervisedSegResult]
+
+    def as_dict(self) -> Dict[str, float]:
+        return dict(mIoU=self.miou, mIoU_std=self.miou_std, aAcc=self.pixel_acc,
+                    mAcc=self.mean_acc)
+
+
+def evaluate_over_restarts(feats: Sequence[torch.Tensor], labels: Sequence[LabelType],
+                           num_classes: int, restarts: int = 10, seed: int = 0,
+                           **kwargs) -> RestartsResult:
+    """:func:`evaluate_dense_features` with ``restarts`` seeds (token sample and k-means each).
+
+    The k-means seed alone moves mIoU by a few points; the mean over restarts is the
+    tower's score and the standard deviation its clustering noise. ``labels`` are
+    read once and kept. Other arguments: as :func:`evaluate_dense_features`.
+    """
+    if restarts < 1:
+        raise ValueError(f'restarts must be >= 1, got {restarts}')
+    labels = [np.asarray(lab) if not isinstance(lab, torch.Tensor) else lab for lab in labels]
+    results = [evaluate_dense_features(feats, labels, num_classes, seed=seed + r, **kwargs)
+               for r in range(restarts)]
+    mious = [r.miou for r in results]
+    return RestartsResult(
+        miou=float(np.mean(mious)), miou_std=float(np.std(mious, ddof=1)) if restarts > 1 else 0.0,
+        pixel_acc=float(np.mean([r.pixel_acc for r in results])),
+        mean_acc=float(np.mean([r.mean_acc for r in results])), mious=mious, results=results)

@@ -89,3 +89,27 @@ def test_errors_name_what_to_fix(tool, synthetic_root, tmp_path):
         tool.main(_base(synthetic_root, tmp_path, '--ann-dir', 'nowhere', '--tower', 'tiny-openai'))
     with pytest.raises(ValueError, match='ViT-B-16@random'):
         tool.main(_base(synthetic_root, tmp_path, '--tower', 'ViT-B-16'))
+
+
+def test_restarts_linear_probe_and_locality_columns(tool, synthetic_root, tmp_path):
+    extra = ['--tower', 'a=tiny-openai', '--restarts', '3', '--probe-img-dir', 'images/train',
+             '--probe-ann-dir', 'semantic/train', '--locality-pairs', '4']
+    (row, ) = tool.main(_base(synthetic_root, tmp_path, *extra))
+    assert 0 <= row['probe_mIoU'] <= 100 and 0 <= row['locality']
+    report = json.loads((tmp_path / 'dense_quality.json').read_text())['towers'][0]
+    assert len(report['restart_mIoUs']) == 3 and row['mIoU'] == pytest.approx(
+        sum(report['restart_mIoUs']) / 3)
+    assert len(report['locality_per_pair']) == 4
+    with open(tmp_path / 'dense_quality.csv') as f:
+        assert {'probe_mIoU', 'locality'} <= set(next(csv.DictReader(f)))
+
+
+def test_locality_tool_on_an_image_folder(synthetic_root, tmp_path, run_python):
+    tool = osp.join(REPO, 'tools', 'eval_locality.py')
+    proc = run_python([tool, '--tower', 'a=tiny-openai', '--tower', 'b=tiny-eva', '--img-dir',
+                       osp.join(synthetic_root, 'images', 'val'), '--pairs', '6', '--img-size',
+                       '64', '--out-dir', str(tmp_path)])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    towers = json.loads((tmp_path / 'locality.json').read_text())['towers']
+    assert set(towers) == {'a', 'b'} and all(len(t['per_pair']) == 6 for t in towers.values())
+    assert all(t['locality'] >= 0 and t['near_change'] > 0 for t in towers.values())
