@@ -32,6 +32,11 @@ SCOPE = 'refclip_mm'
 class MirroredRegistry(Registry):
     """A ``refclip_mm``-scoped registry that also registers into ``mirrors``.
 
+    Built on mmengine's public registry API only: ``register_module`` is
+    extended to check every name against this registry and the mirrors first
+    (a clash raises before anything is registered anywhere), then to register
+    the module here and in each mirror.
+
     Args:
         name: registry name (same as the mmengine root registry's).
         parent: the mmengine root registry this scope hangs under.
@@ -45,23 +50,28 @@ class MirroredRegistry(Registry):
         super().__init__(name, parent=parent, scope=SCOPE, locations=list(locations))
         self.mirrors = list(mirrors)
 
-    def _register_module(self, module: Type,
-                         module_name: Optional[Union[str, List[str]]] = None,
-                         force: bool = False) -> None:
-        names = [module_name or getattr(module, '__name__', '')] if not isinstance(
-            module_name, list) else module_name
-        if not force:  # check everywhere first: a clash must not leave a half registration
+    def register_module(self, name: Optional[Union[str, List[str]]] = None, force: bool = False,
+                        module: Optional[Type] = None):
+        """As ``Registry.register_module`` (decorator or call), for this registry and the mirrors."""
+
+        def register(cls: Type) -> Type:
+            names = name if isinstance(name, list) else [name or cls.__name__]
+            if not force:  # check everywhere first: a clash must not leave a half registration
+                for registry in [self] + self.mirrors:
+                    registry.import_from_location()  # mmdet/mmseg fill their registries lazily
+                    clash = [n for n in names if n in registry.module_dict]
+                    if clash:
+                        existing = registry.module_dict[clash[0]]
+                        raise KeyError(f'{clash[0]} is already registered in the {registry.scope} '
+                                       f'{registry.name} registry (by {existing.__module__}); '
+                                       'give the refclip_mm module another name')
             for registry in [self] + self.mirrors:
-                registry.import_from_location()  # mmdet/mmseg fill their registries lazily
-                clash = [n for n in names if n in registry._module_dict]
-                if clash:
-                    existing = registry._module_dict[clash[0]]
-                    raise KeyError(f'{clash[0]} is already registered in the {registry.scope} '
-                                   f'{registry.name} registry (by {existing.__module__}); '
-                                   'give the refclip_mm module another name')
-        super()._register_module(module, module_name, force)
-        for mirror in self.mirrors:
-            mirror._register_module(module, module_name, force)
+                Registry.register_module(registry, name=name, force=force, module=cls)
+            return cls
+
+        if module is not None:
+            return register(module)
+        return register
 
 
 def _scoped(attr: str, name: str, locations: Sequence[str]) -> MirroredRegistry:
