@@ -39,4 +39,14 @@ def test_stage2_configs_follow_the_method_defaults(path):
         assert (hook.refiner is not None) == ('-rsc_' in name)
     else:
         assert not hooks
-    assert len(STAGE2) == 36
+
+
+def test_every_stage2_combination_is_shipped():
+    """3 methods x {RLA, SC, R-SC} x 4 towers."""
+    names = {osp.basename(p) for p in STAGE2}
+    assert len(names) == 36
+    for method in ('clipself-patches', 'clipself-proposals', 'regionclip'):
+        for variant in ('', '-sc', '-rsc'):
+            for tower in ('vit-b16-openai', 'eva02-b16', 'vit-l14-openai', 'eva02-l14'):
+                size = 896 if 'l14' in tower else 1024
+                assert f'{method}{variant}_{tower}_8xb2-6e_coco-{size}.py' in names

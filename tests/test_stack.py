@@ -55,5 +55,10 @@ def test_numpy_is_1x_and_lvis_eval_runs(tmp_path):
 
 
 def test_model_libraries_import():
-    for name in ('mmdet.models', 'mmseg.models', 'mmpretrain.models', 'open_clip'):
-        importlib.import_module(name)
+    modules = [importlib.import_module(name)
+               for name in ('mmdet.models', 'mmseg.models', 'mmpretrain.models', 'open_clip')]
+    assert [m.__name__ for m in modules] == ['mmdet.models', 'mmseg.models', 'mmpretrain.models',
+                                             'open_clip']
+    import open_clip
+    assert 'ViT-B-16-quickgelu' in open_clip.list_models()  # the model names the configs use
+    assert 'EVA02-B-16' in open_clip.list_models()
