@@ -109,8 +109,23 @@ def _stuff_texture(texture: str, size: int, rng: np.random.Generator) -> np.ndar
     raise ValueError(f'unknown texture {texture!r}; known: {sorted(set(STUFF_TEXTURES.values()))}')
 
 
-def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> Scene:
-    """Draw one scene with the random generator ``rng``."""
+@dataclass
+class SceneLayout:
+    """Everything random about a scene, drawn before anything is painted.
+
+    Attributes:
+        stuff_id: background class.
+        background: H x W x 3 float32 background (colour, texture and noise).
+        objects: per thing, in painting order, a dict with ``category``,
+            ``side``, ``x0``, ``y0`` and ``shade`` (H x W x 3 float32 noise).
+    """
+    stuff_id: int
+    background: np.ndarray
+    objects: List[dict] = field(default_factory=list)
+
+
+def sample_layout(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> SceneLayout:
+    """Draw a scene's background and objects with ``rng`` (see :func:`paint_scene`)."""
     size = cfg.image_size
     stuff_id = int(rng.integers(len(STUFF)))
     stuff = STUFF_CLASSES[stuff_id]
@@ -119,36 +134,80 @@ def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> 
     if cfg.texture_contrast:
         pattern = _stuff_texture(STUFF_TEXTURES[stuff], size, rng).astype(np.float32)
         image += cfg.texture_contrast * pattern[..., None]
-    background = image.copy()
-    semantic = np.full((size, size), stuff_id, np.uint8)
-    owner = np.full((size, size), -1, np.int64)  # index of the visible instance per pixel
-    placed = []
-    for index in range(int(rng.integers(cfg.objects_per_image[0], cfg.objects_per_image[1] + 1))):
+    objects = []
+    for _ in range(int(rng.integers(cfg.objects_per_image[0], cfg.objects_per_image[1] + 1))):
         category = int(rng.integers(len(THING_CLASSES)))
         side = max(4, int(round(size * rng.uniform(*cfg.object_scale))))
         x0, y0 = (int(v) for v in rng.integers(0, size - side + 1, size=2))
+        shade = rng.normal(0, cfg.texture_noise / 2, (size, size, 3)).astype(np.float32)
+        objects.append(dict(category=category, side=side, x0=x0, y0=y0, shade=shade))
+    return SceneLayout(stuff_id, image, objects)
+
+
+def paint_scene(layout: SceneLayout) -> Scene:
+    """Paint a layout: objects in order over the background, later ones occluding earlier ones.
+
+    An object left with fewer than 4 visible pixels is repainted as background.
+    """
+    image = layout.background.copy()
+    size = image.shape[0]
+    stuff_id = layout.stuff_id
+    semantic = np.full((size, size), stuff_id, np.uint8)
+    owner = np.full((size, size), -1, np.int64)  # index of the visible instance per pixel
+    for index, obj in enumerate(layout.objects):
+        category, side, x0, y0 = obj['category'], obj['side'], obj['x0'], obj['y0']
         mask = np.zeros((size, size), bool)
         mask[y0:y0 + side, x0:x0 + side] = _shape_mask(SHAPES[category // len(COLOURS)], side)
         colour = np.array(COLOURS[THING_CLASSES[category].split(' ')[0]], np.float32)
-        shade = rng.normal(0, cfg.texture_noise / 2, (size, size, 3)).astype(np.float32)
-        image[mask] = (colour + shade)[mask]
+        image[mask] = (colour + obj['shade'])[mask]
         semantic[mask] = len(STUFF) + category
         owner[mask] = index
-        placed.append(category)
     instances = []
-    for index, category in enumerate(placed):
+    for index, obj in enumerate(layout.objects):
         visible = owner == index
         if visible.sum() < 4:  # (almost) hidden by later objects: repaint its rest as background
-            image[visible] = background[visible]
+            image[visible] = layout.background[visible]
             semantic[visible] = stuff_id
             continue
         ys, xs = np.nonzero(visible)
         bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
                 float(ys.max() - ys.min() + 1)]
-        instances.append(dict(category=category, bbox=bbox, mask=visible))
+        instances.append(dict(category=obj['category'], bbox=bbox, mask=visible))
     names = sorted({THING_CLASSES[i['category']] for i in instances})
     caption = f'a photo of {" and ".join("a " + n for n in names) or "nothing"} on {STUFF_CLASSES[stuff_id]}'
     return Scene(np.clip(image, 0, 255).astype(np.uint8), semantic, instances, caption)
+
+
+def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> Scene:
+    """Draw one scene with the random generator ``rng``."""
+    return paint_scene(sample_layout(rng, cfg))
+
+
+def render_scene_pair(rng: np.random.Generator, cfg: SceneConfig = SceneConfig(),
+                      change: str = 'swap') -> Tuple[Scene, Scene, np.ndarray]:
+    """Two scenes that differ in exactly one object, and the mask of the pixels that differ.
+
+    The last-painted object (never occluded) is either given another category
+    (``'swap'``: another shape and colour at the same place and size) or
+    ``'remove'``\ d; background, noise and the other objects are the same.
+
+    Returns:
+        ``(scene, changed scene, H x W bool mask of differing pixels)``.
+    """
+    if change not in ('swap', 'remove'):
+        raise ValueError(f"change must be 'swap' or 'remove', got {change!r}")
+    layout = sample_layout(rng, cfg)
+    other = SceneLayout(layout.stuff_id, layout.background, [dict(o) for o in layout.objects])
+    last = other.objects[-1]
+    if change == 'remove':
+        other.objects.pop()
+    else:
+        old = last['category']
+        choices = [c for c in range(len(THING_CLASSES))
+                   if c // len(COLOURS) != old // len(COLOURS) and c % len(COLOURS) != old % len(COLOURS)]
+        last['category'] = int(rng.choice(choices))
+    a, b = paint_scene(layout), paint_scene(other)
+    return a, b, (a.image != b.image).any(-1)
 
 
 def _coco_categories() -> List[dict]:
