@@ -5,7 +5,34 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from ..registry import DATASETS
-from .synthetic import SEMANTIC_CLASSES, SceneConfig, render_scene
+from .synthetic import SEMANTIC_CLASSES, Scene, SceneConfig, render_scene, scene_caption
+
+
+def random_crop_box(rng: np.random.Generator, size: int, scale: Sequence[float],
+                    ratio: Sequence[float]):
+    """``(x, y, w, h)`` of a random-resized-crop box in a ``size x size`` image.
+
+    Area fraction uniform in ``scale``, aspect ``w / h`` log-uniform in ``ratio``,
+    clipped to the image; position uniform.
+    """
+    area = rng.uniform(*scale) * size * size
+    aspect = float(np.exp(rng.uniform(np.log(ratio[0]), np.log(ratio[1]))))
+    w = int(round(min(size, max(1.0, np.sqrt(area * aspect)))))
+    h = int(round(min(size, max(1.0, np.sqrt(area / aspect)))))
+    x, y = int(rng.integers(0, size - w + 1)), int(rng.integers(0, size - h + 1))
+    return x, y, w, h
+
+
+def crop_scene(scene: Scene, box, out_size: int, min_visible: float):
+    """``(image, caption)`` of a crop resized to ``out_size``: it names the objects that have at
+    least ``min_visible`` of their visible pixels inside the crop."""
+    import cv2
+    x, y, w, h = box
+    image = cv2.resize(scene.image[y:y + h, x:x + w], (out_size, out_size),
+                       interpolation=cv2.INTER_LINEAR)
+    shown = [inst['category'] for inst in scene.instances
+             if inst['mask'][y:y + h, x:x + w].sum() >= min_visible * inst['mask'].sum()]
+    return image, scene_caption(shown, scene.stuff_id)
 
 
 @DATASETS.register_module()
@@ -17,22 +44,40 @@ class SyntheticCaptionDataset(BaseDataset):
     written to disk. Each item enters the pipeline as ``img`` (``H x W x 3``
     uint8, BGR like a loaded file), ``caption``, ``img_shape`` and ``ori_shape``.
 
+    With ``crop``, item ``i`` is instead a random-resized crop of that scene
+    (box drawn with ``default_rng([seed, i, 1])``), resized back to the scene
+    size, and its caption names only what the crop shows: the background and
+    the objects with at least ``min_visible`` of their visible pixels inside.
+    A zoomed-in view of part of a scene is then in the training distribution.
+
     Args:
         num_samples: number of pairs (the dataset's length).
         seed: seed of the stream (use different seeds for train and val).
         scene_cfg: :class:`~refclip_mm.datasets.synthetic.SceneConfig` fields.
+        crop: ``dict(scale=(0.25, 1.0), ratio=(0.75, 1.333), min_visible=0.5)``
+            (any subset of these keys) or ``None`` for whole scenes.
         pipeline: transforms, e.g. ``[dict(type='PackImageInputs', meta_keys=('caption',))]``.
     """
     METAINFO = dict(classes=SEMANTIC_CLASSES)
 
     def __init__(self, num_samples: int, seed: int = 0, scene_cfg: Optional[dict] = None,
-                 pipeline: Sequence[dict] = (), **kwargs):
+                 crop: Optional[dict] = None, pipeline: Sequence[dict] = (), **kwargs):
         if int(num_samples) < 1:
             raise ValueError(f'num_samples must be >= 1, got {num_samples}')
         unknown = set(scene_cfg or {}) - set(SceneConfig.__dataclass_fields__)
         if unknown:
             raise ValueError(f'unknown scene_cfg fields {sorted(unknown)}; known: '
                              f'{sorted(SceneConfig.__dataclass_fields__)}')
+        self.crop = None
+        if crop is not None:
+            defaults = dict(scale=(0.25, 1.0), ratio=(0.75, 4 / 3), min_visible=0.5)
+            unknown = set(crop) - set(defaults)
+            if unknown:
+                raise ValueError(f'unknown crop keys {sorted(unknown)}; known: {sorted(defaults)}')
+            self.crop = dict(defaults, **crop)
+            low, high = self.crop['scale']
+            if not 0 < low <= high <= 1:
+                raise ValueError(f'crop scale must satisfy 0 < low <= high <= 1, got {low, high}')
         self.num_samples = int(num_samples)
         self.seed = int(seed)
         self.scene_cfg = SceneConfig(**{k: tuple(v) if isinstance(v, list) else v
@@ -49,7 +94,13 @@ class SyntheticCaptionDataset(BaseDataset):
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
         scene = self.render(info['sample_idx'])
-        shape = scene.image.shape[:2]
-        info.update(img=np.ascontiguousarray(scene.image[..., ::-1]), caption=scene.caption,
+        image, caption = scene.image, scene.caption
+        if self.crop is not None:
+            size = image.shape[0]
+            rng = np.random.default_rng([self.seed, int(info['sample_idx']), 1])
+            box = random_crop_box(rng, size, self.crop['scale'], self.crop['ratio'])
+            image, caption = crop_scene(scene, box, size, self.crop['min_visible'])
+        shape = image.shape[:2]
+        info.update(img=np.ascontiguousarray(image[..., ::-1]), caption=caption,
                     img_shape=shape, ori_shape=shape)
         return info

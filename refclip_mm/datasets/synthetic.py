@@ -64,11 +64,13 @@ class Scene:
         instances: list of dicts with ``category`` (thing index), ``bbox``
             (x, y, w, h in pixels) and ``mask`` (H x W bool, visible part).
         caption: a sentence naming the background and the objects.
+        stuff_id: the background class.
     """
     image: np.ndarray
     semantic: np.ndarray
     instances: List[dict] = field(default_factory=list)
     caption: str = ''
+    stuff_id: int = -1
 
 
 def _shape_mask(shape: str, size: int) -> np.ndarray:
@@ -173,9 +175,14 @@ def paint_scene(layout: SceneLayout) -> Scene:
         bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
                 float(ys.max() - ys.min() + 1)]
         instances.append(dict(category=obj['category'], bbox=bbox, mask=visible))
-    names = sorted({THING_CLASSES[i['category']] for i in instances})
-    caption = f'a photo of {" and ".join("a " + n for n in names) or "nothing"} on {STUFF_CLASSES[stuff_id]}'
-    return Scene(np.clip(image, 0, 255).astype(np.uint8), semantic, instances, caption)
+    caption = scene_caption([i['category'] for i in instances], stuff_id)
+    return Scene(np.clip(image, 0, 255).astype(np.uint8), semantic, instances, caption, stuff_id)
+
+
+def scene_caption(categories: Sequence[int], stuff_id: int) -> str:
+    """The caption of a scene (or crop) showing these thing categories on this background."""
+    names = sorted({THING_CLASSES[c] for c in categories})
+    return f'a photo of {" and ".join("a " + n for n in names) or "nothing"} on {STUFF_CLASSES[stuff_id]}'
 
 
 def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> Scene:

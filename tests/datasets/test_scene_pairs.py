@@ -39,3 +39,32 @@ def test_locality_on_scene_pairs_is_zero_for_a_per_patch_feature():
         pairs.append((to(a.image), to(b.image), mask))
     result = tower_locality(lambda x: F.avg_pool2d(x, 8), pairs)
     assert result.index < 1e-6 and result.near_change > 0
+
+
+def test_crop_captions_name_what_the_crop_shows():
+    from refclip_mm.datasets.scene_captions import SyntheticCaptionDataset, random_crop_box
+    from refclip_mm.datasets.synthetic import THING_CLASSES
+    whole = SyntheticCaptionDataset(40, seed=3)
+    same = SyntheticCaptionDataset(40, seed=3, crop=dict(scale=(1.0, 1.0), ratio=(1.0, 1.0)))
+    cropped = SyntheticCaptionDataset(40, seed=3, crop=dict(scale=(0.1, 0.3)))
+    assert all((whole[i]['img'] == same[i]['img']).all() and whole[i]['caption'] == same[i]['caption']
+               for i in range(5))
+    dropped = 0
+    for i in range(40):
+        scene = whole.render(i)
+        info = cropped.get_data_info(i)
+        x, y, w, h = random_crop_box(np.random.default_rng([3, i, 1]), 64, (0.1, 0.3), (0.75, 4 / 3))
+        for inst in scene.instances:
+            inside = inst['mask'][y:y + h, x:x + w].sum() / inst['mask'].sum()
+            named = f'a {THING_CLASSES[inst["category"]]}' in info['caption']
+            if inside == 1.0:
+                assert named, (i, info['caption'])
+            if inside == 0.0:
+                assert not named or sum(THING_CLASSES[j['category']] == THING_CLASSES[inst['category']]
+                                        for j in scene.instances) > 1
+                dropped += 1
+        assert info['caption'].endswith(scene.caption.rsplit(' on ', 1)[1])  # same background
+        assert info['img'].shape == (64, 64, 3)
+    assert dropped > 0  # small crops do leave objects out
+    with pytest.raises(ValueError, match='unknown crop keys'):
+        SyntheticCaptionDataset(4, crop=dict(size=3))
