@@ -116,13 +116,15 @@ def stage1(args):
         losses = model.loss(images)
         sum(v for k, v in losses.items() if k.startswith('loss')).backward()
         grad = torch.cat([p.grad.flatten() for p in model.refiner.parameters()])
-        results[precision] = dict(losses={k: float(v) for k, v in losses.items()}, grad=grad)
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        results[precision] = dict(losses=values, grad=grad)
     ref, low = results['fp32'], results[args.precision]
     print(f'--- stage 1, {args.model} {args.stage1_size} px, batch {args.batch}, tower '
           f'{args.precision} vs fp32')
-    print('  ' + ', '.join(f'{k} {ref["losses"][k]:.6f} vs {low["losses"][k]:.6f} (rel. diff '
-                           f'{abs(low["losses"][k] - ref["losses"][k]) / abs(ref["losses"][k]):.2e})'
-                           for k in ref['losses'] if k.startswith('loss')))
+    terms = [k for k in ref['losses'] if k.startswith('loss')]
+    a, b = ref['losses'], low['losses']
+    print('  ' + ', '.join(f'{k} {a[k]:.6f} vs {b[k]:.6f} (rel. diff '
+                           f'{abs(b[k] - a[k]) / abs(a[k]):.2e})' for k in terms))
     print(f'  Refiner gradient rel. error {rel(low["grad"], ref["grad"]):.2e}, cosine '
           f'{cos(low["grad"], ref["grad"]):.6f}', flush=True)
 

@@ -11,7 +11,9 @@ synchronised) and printed as a share of the step.
 Per size: one warm-up R-SC-RLA step, then ``--repeats`` rounds; each round runs one step of
 every kind, the order rotating from round to round so all kinds see the same machine load.
 Medians are quoted, with the process CPU time (all threads) beside the wall time: on a
-machine shared with other jobs it tracks the work done rather than the waiting. The timed
+machine shared with other jobs it tracks the work done rather than the waiting. A third
+figure, ``(CLIPSelf step + the SCD pieces) / CLIPSelf step``, does not depend on how fast the
+CLIPSelf part of an SCD step happened to run. The timed
 steps are at an iteration where the agreement metric is not due (the default
 ``agreement_interval``); its cost when due is timed separately on the same tokens.
 
@@ -192,6 +194,9 @@ def report(args, size, repeats, runs, agreement, hooks):
         extra = total - med.get('clipself', total)
         print(f'  breakdown {NAMES[kind]} (share of its step): {text}; sum '
               f'{100 * sum(parts.values()) / total:.1f}%, step - CLIPSelf step {extra:.2f} s')
+        if 'clipself' in med:  # robust to load changes between the steps of a round
+            print(f'    ratio from the breakdown, (CLIPSelf step + these pieces) / CLIPSelf step: '
+                  f'{1 + sum(parts.values()) / med["clipself"]:.3f}')
     if agreement:
         interval = next(iter(hooks.values())).agreement_interval
         t = statistics.median(agreement)

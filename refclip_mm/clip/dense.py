@@ -17,6 +17,13 @@ embedding is recomputed for that grid. Two backends:
 :class:`EvaViTTower` (timm ``Eva`` inside open_clip's ``TimmModel``); use
 :func:`wrap_image_tower` to pick one.
 
+Attention: open_clip's ``ResidualAttentionBlock`` runs through
+``F.scaled_dot_product_attention`` in every mode
+(:func:`~refclip_mm.utils.attention.mha_self_attention`; ``nn.MultiheadAttention``'s
+no-grad fast path would materialise the ``N x N`` matrix on CPU); timm's ``Eva`` uses it
+itself (timm's fused attention, on by default). Under autocast (a frozen tower in bf16) the
+residual stream keeps the input's dtype: only the matrix products run in low precision.
+
 Dense modes of the last block (``x`` = tokens entering it):
 
 * ``value`` (default): ``x + out_proj(v(ln_1(x)))``, then the MLP: every token
