@@ -1,0 +1,171 @@
+"""Train and test any refclip_mm config with mmengine's Runner, as functions.
+
+What ``tools/train.py`` / ``tools/test.py``, the demo and the ToyWorld pipeline call. Config
+changes go by key and by meaning (a hook by its type, a schedule by its length), never by a
+position in a list.
+"""
+import contextlib
+import copy
+import os
+import os.path as osp
+from typing import Dict, Optional, Union
+
+from mmengine.config import Config
+from mmengine.runner import Runner, find_latest_checkpoint
+
+from ..utils.distributed import prepare_cpu_distributed
+from ..utils.short_run import limit_train_iters
+
+ConfigType = Union[str, Config]
+WARMUP_SCHEDULERS = ('LinearLR', 'ConstantLR', 'LinearMomentum', 'ConstantMomentum')
+
+
+def load_config(config: ConfigType, cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None, launcher: str = 'none') -> Config:
+    """A config file (or a copy of a Config) with overrides merged by key and a work dir.
+
+    ``work_dir`` defaults to the config's own, else ``./work_dirs/<config name>``.
+    """
+    if isinstance(config, Config):
+        cfg, name = copy.deepcopy(config), osp.splitext(osp.basename(config.filename or 'cfg'))[0]
+    else:
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'config file not found: {config!r}')
+        cfg, name = Config.fromfile(config), osp.splitext(osp.basename(config))[0]
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(dict(cfg_options))
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', name)
+    return cfg
+
+
+def configure_training(cfg: Config, resume: Optional[str] = None, amp: bool = False,
+                       max_iters: Optional[int] = None) -> Config:
+    """Resume (``'auto'``: the work dir's last checkpoint, or a file), AMP, a short run."""
+    if max_iters is not None:
+        limit_train_iters(cfg, max_iters)
+    if amp:
+        if cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+    if resume is not None:
+        if not any(h.get('type') in ('StrictResumeHook', 'refclip_mm.StrictResumeHook')
+                   for h in cfg.get('custom_hooks', [])):
+            cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+                dict(type='refclip_mm.StrictResumeHook')]
+        cfg.resume = True
+        if resume == 'auto':
+            cfg.load_from = None
+        else:
+            if not osp.isfile(resume):
+                raise FileNotFoundError(f'--resume checkpoint not found: {resume!r}')
+            cfg.load_from = resume
+    return cfg
+
+
+def set_hook_options(cfg: Config, hook_type: str, **options) -> Config:
+    """Set options of the custom hook(s) of ``hook_type`` (with or without a scope prefix)."""
+    hooks = [h for h in cfg.get('custom_hooks', [])
+             if str(h.get('type', '')).split('.')[-1] == hook_type]
+    if not hooks:
+        names = [h.get('type') for h in cfg.get('custom_hooks', [])]
+        raise KeyError(f'the config has no {hook_type} in custom_hooks (it has {names})')
+    for hook in hooks:
+        hook.update(options)
+    return cfg
+
+
+def fit_schedule(cfg: Config, max_iters: int, warmup: Optional[int] = None) -> Config:
+    """Give an iteration-based config ``max_iters`` steps, its schedule stretched to fit.
+
+    Warm-up schedulers (``LinearLR``, ``ConstantLR``) end at ``warmup`` (default: their end
+    scaled); the others start where the warm-up ends (if they did not start at 0), end at
+    ``max_iters``, with ``T_max`` = their length and ``milestones`` scaled. Validation and
+    the checkpoint happen at the end.
+    """
+    loop = cfg.train_cfg
+    if 'max_iters' not in loop:
+        raise ValueError('fit_schedule needs an iteration-based train_cfg (max_iters); '
+                         'use limit_train_iters for epoch-based configs')
+    old = int(loop.max_iters)
+    scale = max_iters / old
+
+    def scaled(value):
+        return int(value * scale + 1e-9)
+
+    loop.max_iters = max_iters
+    if 'val_interval' in loop:
+        loop.val_interval = max_iters
+    checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+    if checkpoint is not None:
+        checkpoint.interval = max_iters
+    schedulers = cfg.get('param_scheduler') or []
+    for sched in ([schedulers] if isinstance(schedulers, dict) else schedulers):
+        if sched.get('by_epoch', True):
+            continue
+        if str(sched.type).split('.')[-1] in WARMUP_SCHEDULERS:
+            sched.end = warmup if warmup is not None else max(1, scaled(sched.get('end', old)))
+            continue
+        begin = sched.get('begin', 0)
+        sched.begin = (warmup if warmup is not None else scaled(begin)) if begin else 0
+        sched.end = max_iters
+        if 'T_max' in sched:
+            sched.T_max = max_iters - sched.begin
+        if 'milestones' in sched:
+            sched.milestones = [scaled(m) for m in sched.milestones]
+    return cfg
+
+
+@contextlib.contextmanager
+def _output_to(log_file: Optional[str]):
+    """Send stdout and stderr (mmengine's console log among them) to ``log_file``."""
+    if log_file is None:
+        yield
+        return
+    os.makedirs(osp.dirname(osp.abspath(log_file)), exist_ok=True)
+    with open(log_file, 'a') as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+        yield
+
+
+def train(cfg: Config, log_file: Optional[str] = None) -> Runner:
+    """Build the Runner of ``cfg`` and train; returns the runner.
+
+    ``log_file``: the console output goes there instead (the run's own log file in its
+    work dir is written either way).
+    """
+    prepare_cpu_distributed(cfg)
+    with _output_to(log_file):
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+    return runner
+
+
+def test(cfg: Config, checkpoint: str, out: Optional[str] = None,
+         log_file: Optional[str] = None) -> Dict[str, float]:
+    """Evaluate ``checkpoint`` with the config's test loop; returns the metrics.
+
+    ``out``: also dump the raw predictions to this ``.pkl`` file.
+    """
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint!r}')
+    if out is not None and not out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must end with .pkl, got {out!r}')
+    cfg.load_from = checkpoint
+    prepare_cpu_distributed(cfg)
+    with _output_to(log_file):
+        runner = Runner.from_cfg(cfg)
+        if out is not None:
+            from mmengine.evaluator import DumpResults
+            runner.test_evaluator.metrics.append(DumpResults(out_file_path=out))
+        return runner.test()
+
+
+def last_checkpoint(work_dir: str) -> str:
+    """The checkpoint mmengine's ``last_checkpoint`` file in ``work_dir`` names."""
+    path = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None
+    if not path:
+        raise FileNotFoundError(f'no last_checkpoint in {work_dir!r}: did the run save one?')
+    return path
