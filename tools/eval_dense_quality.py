@@ -18,26 +18,17 @@ Tower items are ``[NAME=]SOURCE[@WEIGHTS][#ATTR]`` (see refclip_mm.evaluation.to
 """
 import argparse
 import copy
-import csv
-import json
-import os
 import os.path as osp
 import sys
-import time
-
-import numpy as np
 
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.evaluation import (build_dense_tower, evaluate_over_restarts,  # noqa: E402
-                                   linear_probe_segmentation, load_rgb, normalize_images,
-                                   parse_tower, paste_pairs, tower_locality)
-from refclip_mm.evaluation.seg_folder import PRESETS, SegFolder, preset, read_label_map  # noqa: E402
-from refclip_mm.evaluation.towers import extract_dense_maps  # noqa: E402
-
-COLUMNS = ('tower', 'mIoU', 'aAcc', 'mAcc', 'images', 'tokens_per_image', 'forward_s',
-           'cluster_s', 'cluster_vs_forward')
+from refclip_mm.evaluation import parse_tower  # noqa: E402
+from refclip_mm.evaluation.compare import (CompareOptions, compare_towers,  # noqa: E402
+                                           format_table, table_columns, write_report)
+from refclip_mm.evaluation.seg_folder import (PRESETS, SegFolder, preset,  # noqa: E402
+                                              read_label_map)
 
 
 def parse_args(argv=None):
@@ -108,83 +99,10 @@ def folder_config(args, parser):
     return cfg
 
 
-def format_table(rows, columns=COLUMNS):
-    """Rows of dicts -> aligned text table over ``columns``."""
-    def cell(value):
-        return f'{value:.2f}' if isinstance(value, float) else str(value)
-    cells = [[cell(r[c]) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = ['  '.join(c.ljust(w) if i == 0 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(columns, widths)))]
-    lines.append('  '.join('-' * w for w in widths))
-    for r in cells:
-        lines.append('  '.join(v.ljust(w) if i == 0 else v.rjust(w)
-                               for i, (v, w) in enumerate(zip(r, widths))))
-    return '\n'.join(lines)
-
-
-def evaluate_tower(spec, folder, args, log, probe=None):
-    tower = build_dense_tower(spec, mode=args.mode, seed=args.seed)
-    paths = [folder.img_path(i) for i in range(len(folder))]
-    log(f'[{spec.name}] dense maps of {len(paths)} images at {args.img_size} px')
-    maps, times = extract_dense_maps(tower, paths, args.img_size, args.batch_size, args.device,
-                                     progress=not args.no_progress)
-    log(f'[{spec.name}] clustering into {folder.cfg.num_classes} clusters '
-        f'({args.restarts} restart(s))')
-    start = time.perf_counter()
-    restarts = evaluate_over_restarts(
-        maps, folder.labels(), folder.cfg.num_classes, restarts=args.restarts, seed=args.seed,
-        ignore_index=folder.cfg.ignore_index, max_tokens=args.max_tokens, upsample=args.upsample,
-        names=[folder.ann_path(i) for i in range(len(folder))])
-    result = restarts.results[0]
-    cluster_s = time.perf_counter() - start
-    row = dict(tower=spec.name, mIoU=restarts.miou, aAcc=restarts.pixel_acc,
-               mAcc=restarts.mean_acc, images=result.num_images,
-               tokens_per_image=result.num_tokens // result.num_images,
-               forward_s=times['forward'], cluster_s=cluster_s,
-               cluster_vs_forward=cluster_s / max(times['forward'], 1e-9))
-    extra = dict(mIoU_std=restarts.miou_std, restart_mIoUs=restarts.mious)
-    if probe is not None:
-        probe_maps, _ = extract_dense_maps(tower, probe['paths'], args.img_size, args.batch_size,
-                                           args.device, progress=not args.no_progress)
-        probe_result = linear_probe_segmentation(
-            probe_maps, probe['labels'], maps, folder.labels(), folder.cfg.num_classes,
-            ignore_index=folder.cfg.ignore_index, seed=args.seed)
-        row['probe_mIoU'] = probe_result.miou
-        extra['probe_per_class_iou'] = [None if not np.isfinite(v) else float(v)
-                                        for v in probe_result.per_class_iou]
-    if args.locality_pairs:
-        images = [load_rgb(folder.img_path(i), args.img_size) for i in range(len(folder))]
-        pairs = [(normalize_images(a[None])[0], normalize_images(b[None])[0], m)
-                 for a, b, m in paste_pairs(images, args.locality_pairs, seed=args.seed)]
-        locality = tower_locality(tower.fn, pairs, batch_size=args.batch_size, device=args.device)
-        row['locality'] = locality.index
-        extra['locality_per_pair'] = locality.per_pair
-    del tower
-    names = folder.cfg.class_names or [str(i) for i in range(folder.cfg.num_classes)]
-    detail = dict(row, spec=dict(source=spec.source, weights=spec.weights, attr=spec.attr),
-                  load_s=times['load'], cluster_timings=result.timings, **extra,
-                  per_class_iou={n: (None if not np.isfinite(v) else float(v))
-                                 for n, v in zip(names, result.per_class_iou)})
-    log(f'[{spec.name}] mIoU {restarts.miou:.2f}  aAcc {restarts.pixel_acc:.2f}'
-        + (f'  probe mIoU {row["probe_mIoU"]:.2f}' if 'probe_mIoU' in row else '')
-        + (f'  locality {row["locality"]:.3f}' if 'locality' in row else ''))
-    return row, detail
-
-
 def main(argv=None):
     args, parser = parse_args(argv)
     specs = [parse_tower(item) for item in args.tower]
-    names = [s.name for s in specs]
-    if len(set(names)) != len(names):
-        parser.error(f'tower names must be unique, got {names}; write NAME=SPEC')
     folder = SegFolder.scan(args.data_root, folder_config(args, parser), args.max_images)
-
-    def log(message):
-        print(message, flush=True)
-
-    log(f'{len(folder)} images from {osp.join(args.data_root, folder.cfg.img_dir)}, '
-        f'{folder.cfg.num_classes} classes, {len(specs)} towers')
     probe = None
     if bool(args.probe_img_dir) != bool(args.probe_ann_dir):
         parser.error('the linear probe needs both --probe-img-dir and --probe-ann-dir')
@@ -192,30 +110,29 @@ def main(argv=None):
         train_cfg = copy.deepcopy(folder.cfg)
         train_cfg.img_dir, train_cfg.ann_dir, train_cfg.split_file = (
             args.probe_img_dir, args.probe_ann_dir, None)
-        train = SegFolder.scan(args.data_root, train_cfg, args.probe_max_images)
-        probe = dict(paths=[train.img_path(i) for i in range(len(train))],
-                     labels=[train.load_labels(i) for i in range(len(train))])
-        log(f'linear probe: {len(train)} train images from '
-            f'{osp.join(args.data_root, args.probe_img_dir)}')
-    rows, details = [], []
-    for spec in specs:
-        row, detail = evaluate_tower(spec, folder, args, log, probe)
-        rows.append(row)
-        details.append(detail)
-    os.makedirs(args.out_dir, exist_ok=True)
-    csv_path = osp.join(args.out_dir, 'dense_quality.csv')
-    json_path = osp.join(args.out_dir, 'dense_quality.json')
-    columns = COLUMNS + tuple(c for c in ('probe_mIoU', 'locality') if c in rows[0])
-    with open(csv_path, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows([{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
-                          for r in rows])
+        probe = SegFolder.scan(args.data_root, train_cfg, args.probe_max_images)
+
+    def log(message):
+        print(message, flush=True)
+
+    log(f'{len(folder)} images from {osp.join(args.data_root, folder.cfg.img_dir)}, '
+        f'{folder.cfg.num_classes} classes, {len(specs)} towers'
+        + (f'; linear probe trained on {len(probe)} images' if probe is not None else ''))
+    options = CompareOptions(
+        img_size=args.img_size, batch_size=args.batch_size, device=args.device, mode=args.mode,
+        max_tokens=args.max_tokens, upsample=args.upsample, seed=args.seed,
+        restarts=args.restarts, locality_pairs=args.locality_pairs,
+        progress=not args.no_progress)
+    try:
+        rows, details = compare_towers(specs, folder, options, probe, log)
+    except ValueError as err:
+        if 'tower names must be unique' in str(err):
+            parser.error(str(err))
+        raise
     settings = {k: v for k, v in vars(args).items() if k != 'tower'}
-    with open(json_path, 'w') as f:
-        json.dump(dict(settings=settings, towers=details), f, indent=2)
+    csv_path, json_path = write_report(rows, details, settings, args.out_dir)
     log('\nUnsupervised segmentation of dense features (k-means + Hungarian, percent)')
-    log(format_table(rows, columns))
+    log(format_table(rows, table_columns(rows)))
     best = max(rows, key=lambda r: r['mIoU'])
     total = sum(r['forward_s'] + r['cluster_s'] for r in rows)
     log(f'\nbest: {best["tower"]} ({best["mIoU"]:.2f} mIoU); {len(folder)} images, '

@@ -16,14 +16,13 @@ import os.path as osp
 import sys
 
 import numpy as np
-import torch
 
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.evaluation import (build_dense_tower, load_rgb, make_panel, normalize_images,  # noqa: E402
-                                   parse_tower, save_png, stack_panels)
-from refclip_mm.evaluation.towers import size_for  # noqa: E402
+from refclip_mm.evaluation import (build_dense_tower, parse_tower, save_png,  # noqa: E402
+                                   stack_panels)
+from refclip_mm.evaluation.dense_visualization import tower_panels  # noqa: E402
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
@@ -76,28 +75,20 @@ def read_labels(ann_dir, suffix, path):
         return np.array(img)
 
 
-@torch.no_grad()
 def main(argv=None):
     args = parse_args(argv)
     paths = list_images(args.images)[:args.max_images]
-    specs = [parse_tower(item) for item in args.tower]
-    towers = [build_dense_tower(spec, mode=args.mode, seed=args.seed) for spec in specs]
-    for tower in towers:
-        size_for(tower, args.img_size)
-        tower.module.to(args.device)
-    point = tuple(args.point)
-    panels, written = [], []
-    for index, path in enumerate(paths):
-        image = load_rgb(path)
-        inputs = normalize_images(load_rgb(path, args.img_size)[None]).to(args.device)
-        dense = [t.fn(inputs)[0].float().cpu() for t in towers]
-        labels = read_labels(args.ann_dir, args.ann_suffix, path) if args.ann_dir else None
-        panel = make_panel(image, dense, [t.name for t in towers], point=point,
-                           num_clusters=args.clusters, cell=args.cell, seed=args.seed,
-                           labels=labels)
+    towers = [build_dense_tower(parse_tower(item), mode=args.mode, seed=args.seed)
+              for item in args.tower]
+    labels_of = ((lambda path: read_labels(args.ann_dir, args.ann_suffix, path))
+                 if args.ann_dir else None)
+    panels = tower_panels(towers, paths, args.img_size, point=tuple(args.point),
+                          num_clusters=args.clusters, cell=args.cell, seed=args.seed,
+                          device=args.device, labels_of=labels_of)
+    written = []
+    for index, (path, panel) in enumerate(zip(paths, panels)):
         out = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0] + '_dense.png')
         save_png(out, panel)
-        panels.append(panel)
         written.append(out)
         print(f'[{index + 1}/{len(paths)}] {out}', flush=True)
     if args.stack:

@@ -12,7 +12,7 @@ as the tools feed them to the towers); :func:`panel_size` gives the size.
 Cluster colours of every tower are matched (Hungarian on pixel overlap) to the
 first tower's, so equal colours mean corresponding clusters.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -223,3 +223,27 @@ def save_png(path: str, image: np.ndarray) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     if not cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
         raise OSError(f'could not write {path}')
+
+
+@torch.no_grad()
+def tower_panels(towers: Sequence, image_paths: Sequence[str], img_size: int,
+                 point: Tuple[float, float] = (0.5, 0.5), num_clusters: int = 8, cell: int = 224,
+                 seed: int = 0, device: str = 'cpu',
+                 labels_of: Optional[Callable[[str], np.ndarray]] = None) -> List[np.ndarray]:
+    """One :func:`make_panel` per image for built towers (:class:`~.towers.DenseTower`).
+
+    Each image is fed to every tower at ``img_size x img_size``; the panel shows the
+    original image (and ``labels_of(path)`` when given).
+    """
+    from .towers import load_rgb, normalize_images, size_for
+    for tower in towers:
+        size_for(tower, img_size)
+        tower.module.to(device)
+    panels = []
+    for path in image_paths:
+        inputs = normalize_images(load_rgb(path, img_size)[None]).to(device)
+        dense = [t.fn(inputs)[0].float().cpu() for t in towers]
+        panels.append(make_panel(load_rgb(path), dense, [t.name for t in towers], point=point,
+                                 num_clusters=num_clusters, cell=cell, seed=seed,
+                                 labels=labels_of(path) if labels_of else None))
+    return panels
