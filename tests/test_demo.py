@@ -1,18 +1,23 @@
-"""The README's main job (tools/demo.py) runs end to end in its fast mode and writes its outputs."""
+"""The README's main job (tools/demo.py) runs end to end in its fast mode, quietly."""
 import os.path as osp
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def test_demo_fast_runs_every_stage(tmp_path):
+def test_demo_fast_runs_every_stage_in_a_few_lines(tmp_path, capfd):
     sys.path.insert(0, osp.join(REPO, 'tools'))
     from demo import main
     work = tmp_path / 'demo'
     results = main(['--fast', '--work-dir', str(work), '--data-root', str(tmp_path / 'data')])
+    printed = capfd.readouterr()
+    lines = (printed.out + printed.err).splitlines()
+    assert len(lines) < 60, '\n'.join(lines)
+    assert sum(line.startswith('[') and '/8]' in line for line in lines) == 8  # a line a stage
     assert len(results) == 8
     for name in ('tiny_clip.pth', 'refiner_tiny.pth', 'stage2_tower.pth',
-                 'dense_quality/dense_quality.csv', 'dense_vis/all.png'):
+                 'dense_quality/dense_quality.csv', 'dense_vis/all.png',
+                 'stage1/console.log', 'fvit/console.log'):
         assert (work / name).is_file(), name
     quality = next(v for k, v in results.items() if k.startswith('dense quality'))
     assert set(quality) == {'clip', 'clip+refiner', 'r-sc-rla'}

@@ -8,9 +8,10 @@ import contextlib
 import copy
 import os
 import os.path as osp
-from typing import Dict, Optional, Union
+from typing import Callable, Dict, Optional, Union
 
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.runner import Runner, find_latest_checkpoint
 
 from ..utils.distributed import prepare_cpu_distributed
@@ -130,15 +131,30 @@ def _output_to(log_file: Optional[str]):
         yield
 
 
-def train(cfg: Config, log_file: Optional[str] = None) -> Runner:
+class _ProgressHook(Hook):
+    """Calls ``fn(iteration, max_iters)`` after every training iteration."""
+    priority = 'VERY_LOW'
+
+    def __init__(self, fn: Callable[[int, int], None]):
+        self.fn = fn
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self.fn(runner.iter + 1, runner.max_iters)
+
+
+def train(cfg: Config, log_file: Optional[str] = None,
+          progress: Optional[Callable[[int, int], None]] = None) -> Runner:
     """Build the Runner of ``cfg`` and train; returns the runner.
 
     ``log_file``: the console output goes there instead (the run's own log file in its
-    work dir is written either way).
+    work dir is written either way). ``progress(iteration, max_iters)`` is called after
+    every iteration.
     """
     prepare_cpu_distributed(cfg)
     with _output_to(log_file):
         runner = Runner.from_cfg(cfg)
+        if progress is not None:
+            runner.register_hook(_ProgressHook(progress))
         runner.train()
     return runner
 

@@ -195,8 +195,8 @@ def render_scene_pair(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()
     """Two scenes that differ in exactly one object, and the mask of the pixels that differ.
 
     The last-painted object (never occluded) is either given another category
-    (``'swap'``: another shape and colour at the same place and size) or
-    ``'remove'``\ d; background, noise and the other objects are the same.
+    (``'swap'``: another shape and colour at the same place and size) or removed
+    (``'remove'``); background, noise and the other objects are the same.
 
     Returns:
         ``(scene, changed scene, H x W bool mask of differing pixels)``.
