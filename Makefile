@@ -1,6 +1,7 @@
 # refclip_mm: the two commands of the README, plus their parts.
 #   make demo   set up .venv/ if needed, then run the main job on the embedded default
 #   make test   set up .venv/ if needed, then run the test suite
+#   make lint   flake8 and isort --check-only with the settings in setup.cfg
 #   make demo DEMO_ARGS=--toyworld   the demo on a CLIP pre-trained on the ToyWorld (quick variant)
 # Setting up is idempotent: on a ready machine it only checks stamps.
 
@@ -8,11 +9,13 @@ VENV        ?= .venv
 PY          := $(VENV)/bin/python
 STACK_STAMP := $(VENV)/.stack-ready
 PKG_STAMP   := $(VENV)/.refclip_mm-installed
+LINT_STAMP  := $(VENV)/.lint-ready
+LINT_PATHS  := refclip_mm tools tests benchmarks setup.py
 PKG_SOURCES := $(shell find refclip_mm configs tools -type f \( -name '*.py' -o -name '*.sh' -o -name '*.txt' -o -name '*.json' \) -not -path '*/.mim/*' -not -path '*/__pycache__/*' 2>/dev/null)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: install demo test benchmark toyworld toyworld-quick clean-venv
+.PHONY: install demo test lint benchmark toyworld toyworld-quick clean-venv
 
 # The pinned OpenMMLab stack (torch, mmcv built with ops and cached, mmdet, mmseg, ...).
 $(STACK_STAMP): tools/setup_env.sh requirements.txt
@@ -36,6 +39,15 @@ demo: install
 
 test: install
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+$(LINT_STAMP): $(STACK_STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check flake8==7.3.0 isort==5.13.2
+	touch $@
+
+lint: $(LINT_STAMP)
+	$(PY) -m flake8 $(LINT_PATHS) configs
+	$(PY) -m isort --check-only --diff $(LINT_PATHS)
+	@echo "[lint] flake8 and isort: clean"
 
 # ToyWorld (docs/toyworld.md): the method's claims measured on a generated world, 3 seeds
 # (<= 2 hours on 2 cores), or its one-seed quick variant (<= 15 minutes).

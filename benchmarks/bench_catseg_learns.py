@@ -64,6 +64,7 @@ def vocabularies():
 def chance_miou(root: str, classes) -> float:
     """Expected mIoU (percent) of uniformly random labels over ``classes`` on the val maps."""
     from PIL import Image
+
     from refclip_mm.datasets.synthetic import SEMANTIC_CLASSES
     ids = [SEMANTIC_CLASSES.index(c) for c in classes]
     counts = np.zeros(len(SEMANTIC_CLASSES) + 1)

@@ -26,9 +26,10 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
+from bench_rla_step import grid_boxes, write_refiner  # noqa: E402
+
 from refclip_mm.hooks import SCDDistillHook  # noqa: E402
 from refclip_mm.models.trainers import RefinerTrainer, RLABatch, RLATrainer  # noqa: E402
-from bench_rla_step import grid_boxes, write_refiner  # noqa: E402
 
 
 def rel(a, b):

@@ -19,12 +19,12 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import refclip_mm  # noqa: E402,F401
-from mmengine.config import Config  # noqa: E402
 from mmdet.registry import MODELS  # noqa: E402
-from mmdet.utils import register_all_modules  # noqa: E402
 from mmdet.structures import DetDataSample  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
+import refclip_mm  # noqa: E402,F401
 from refclip_mm.clip import ClassEmbeddings, save_class_embeddings  # noqa: E402
 
 CFG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_', 'fvit',

@@ -23,8 +23,9 @@ import torch
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from refclip_mm.models.trainers import RefinerTrainer  # noqa: E402
 from bench_rla_step import Clock  # noqa: E402
+
+from refclip_mm.models.trainers import RefinerTrainer  # noqa: E402
 
 PIECES = ('tower, full view', 'tower, crops', 'Refiner forward', 'losses')
 

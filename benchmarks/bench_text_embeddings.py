@@ -39,7 +39,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    from refclip_mm.clip import build_class_embeddings, build_text_tower, get_class_names, get_templates
+    from refclip_mm.clip import (build_class_embeddings, build_text_tower, get_class_names,
+                                 get_templates)
     all_names = get_class_names('lvis')
     names = random.Random(args.seed).sample(all_names, args.names)
     prompts = len(names) * len(get_templates(args.templates))

@@ -5,10 +5,10 @@ routes mmengine's local checkpoint loading through the package's safe loader
 (:mod:`refclip_mm.utils.checkpoint`) and makes mmengine's local file writes
 (checkpoints, ``last_checkpoint``) atomic (:mod:`refclip_mm.utils.atomic`).
 """
-from .version import __version__
 from .utils.atomic import install_atomic_local_backend
 from .utils.checkpoint import install_mmengine_loader
 from .utils.lvis_compat import patch_lvis_for_numpy
+from .version import __version__
 
 install_mmengine_loader()
 install_atomic_local_backend()

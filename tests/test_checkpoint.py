@@ -36,9 +36,10 @@ def test_pth_round_trip_with_mmengine_metadata(tmp_path):
 
 
 def test_mmengine_load_checkpoint_uses_the_safe_loader(tmp_path):
-    import refclip_mm  # noqa: F401  (installs the loader)
     from mmengine.logging import HistoryBuffer
     from mmengine.runner.checkpoint import _load_checkpoint
+
+    import refclip_mm  # noqa: F401  (installs the loader)
     path = tmp_path / 'iter_5.pth'
     torch.save(dict(state_dict=tiny_net().state_dict(), message_hub=dict(b=HistoryBuffer([1.0], [1]))),
                path)

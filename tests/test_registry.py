@@ -43,7 +43,8 @@ def det_dataset(root, type_name):
     ('mmseg', seg_dataset, 'refclip_mm.SyntheticSceneSegDataset', False),
     ('mmdet', det_dataset, 'refclip_mm.SyntheticSceneDetDataset', False),
 ])
-def test_dataset_built_from_foreign_scope(tmp_path, synthetic_root, run_python, scope, make, name, custom_imports):
+def test_dataset_built_from_foreign_scope(tmp_path, synthetic_root, run_python, scope, make, name,
+                                          custom_imports):
     config = tmp_path / 'cfg.py'
     write_config(config, scope, make(synthetic_root, name), custom_imports)
     script = tmp_path / 'build.py'

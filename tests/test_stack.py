@@ -37,8 +37,9 @@ def test_pinned_versions(module, version):
 def test_numpy_is_1x_and_lvis_eval_runs(tmp_path):
     import numpy as np
     assert np.__version__.startswith('1.')
-    import refclip_mm  # noqa: F401  (applies the lvis fix)
     from lvis import LVIS, LVISEval, LVISResults
+
+    import refclip_mm  # noqa: F401  (applies the lvis fix)
     gt = dict(
         images=[dict(id=1, width=100, height=100, neg_category_ids=[], not_exhaustive_category_ids=[])],
         categories=[dict(id=1, name='a', frequency='r'), dict(id=2, name='b', frequency='f')],

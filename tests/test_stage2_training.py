@@ -109,6 +109,7 @@ def test_convert_for_clipvit_and_open_clip_with_averaging(stage2_run, inputs, tm
     import sys
     sys.path.insert(0, osp.join(REPO, 'tools'))
     from convert_checkpoint import main as convert
+
     from refclip_mm.clip import build_clip
     from refclip_mm.models.backbones import CLIPViT
     stage2 = osp.join(stage2_run['work_dir'], 'iter_6.pth')

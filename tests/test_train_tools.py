@@ -69,12 +69,12 @@ def mim_run(synthetic_root, tmp_path_factory, run_python):
     assert_installed_copy_is_current()
     work_dir = str(tmp_path_factory.mktemp('mim_work'))
     first = run_python(['-m', 'mim', 'train', 'refclip_mm', CONFIG, '--gpus', '0',
-                         '--work-dir', work_dir, '--cfg-options',
-                         *tiny_run_options(synthetic_root, 4)], cwd=work_dir)
+                        '--work-dir', work_dir, '--cfg-options',
+                        *tiny_run_options(synthetic_root, 4)], cwd=work_dir)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-4000:]
     iter4 = load_checkpoint_file(osp.join(work_dir, 'iter_4.pth'))
     second = run_python([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work_dir,
-                          '--resume', '--cfg-options', *tiny_run_options(synthetic_root, 6)])
+                         '--resume', '--cfg-options', *tiny_run_options(synthetic_root, 6)])
     assert second.returncode == 0, second.stderr[-4000:]
     return dict(work_dir=work_dir, iter4=iter4, second=second)
 

@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.datasets.concepts import MIN_CONCEPTS, build_vocabulary  # noqa: E402
+from refclip_mm.datasets.concepts import MIN_CONCEPTS, build_vocabulary
 
 
 def main(argv=None):

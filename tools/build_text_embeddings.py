@@ -21,9 +21,9 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.clip import (TEMPLATE_SETS, build_text_tower, load_class_embeddings,  # noqa: E402
+from refclip_mm.clip import (TEMPLATE_SETS, build_text_tower, load_class_embeddings,
                              make_class_embeddings, save_class_embeddings)
-from refclip_mm.clip.class_names import (BUILTIN_DATASETS, class_names_from_annotation,  # noqa: E402
+from refclip_mm.clip.class_names import (BUILTIN_DATASETS, class_names_from_annotation,
                                          class_names_from_file, get_class_names)
 
 

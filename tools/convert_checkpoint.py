@@ -17,7 +17,7 @@ import sys
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.models.trainers.convert import FORMATS, convert_stage2_checkpoint  # noqa: E402
+from refclip_mm.models.trainers.convert import FORMATS, convert_stage2_checkpoint
 
 
 def main(argv=None):

@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.apis.demo import run_demo  # noqa: E402
+from refclip_mm.apis.demo import run_demo
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

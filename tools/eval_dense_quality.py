@@ -24,11 +24,10 @@ import sys
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.evaluation import parse_tower  # noqa: E402
-from refclip_mm.evaluation.compare import (CompareOptions, compare_towers,  # noqa: E402
-                                           format_table, table_columns, write_report)
-from refclip_mm.evaluation.seg_folder import (PRESETS, SegFolder, preset,  # noqa: E402
-                                              read_label_map)
+from refclip_mm.evaluation import parse_tower
+from refclip_mm.evaluation.compare import (CompareOptions, compare_towers, format_table,
+                                           table_columns, write_report)
+from refclip_mm.evaluation.seg_folder import PRESETS, SegFolder, preset, read_label_map
 
 
 def parse_args(argv=None):

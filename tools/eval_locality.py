@@ -18,10 +18,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.datasets.unlabeled import IMAGE_EXTENSIONS  # noqa: E402
-from refclip_mm.evaluation import (build_dense_tower, load_rgb, normalize_images,  # noqa: E402
-                                   parse_tower, paste_pairs, tower_locality)
-from refclip_mm.evaluation.towers import size_for  # noqa: E402
+from refclip_mm.datasets.unlabeled import IMAGE_EXTENSIONS
+from refclip_mm.evaluation import (build_dense_tower, load_rgb, normalize_images, parse_tower,
+                                   paste_pairs, tower_locality)
+from refclip_mm.evaluation.towers import size_for
 
 
 def main(argv=None):

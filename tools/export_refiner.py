@@ -13,7 +13,7 @@ import sys
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.models.backbones.refiner_backbone import export_refiner  # noqa: E402
+from refclip_mm.models.backbones.refiner_backbone import export_refiner
 
 
 def main(argv=None):

@@ -17,9 +17,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
+from mmengine.config import DictAction
 
-from refclip_mm.datasets.proposals import make_proposal_file  # noqa: E402
+from refclip_mm.datasets.proposals import make_proposal_file
 
 
 def main(argv=None):

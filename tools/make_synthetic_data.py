@@ -10,7 +10,7 @@ import time
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.datasets.synthetic import NOVEL_THING_CLASSES, SceneConfig, write_dataset  # noqa: E402
+from refclip_mm.datasets.synthetic import NOVEL_THING_CLASSES, SceneConfig, write_dataset
 
 
 def main(argv=None):

@@ -19,8 +19,8 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.datasets.ov_detection import (OV_COCO_BASE_CLASSES,  # noqa: E402
-                                              OV_COCO_CLASSES, OV_COCO_NOVEL_CLASSES)
+from refclip_mm.datasets.ov_detection import (OV_COCO_BASE_CLASSES, OV_COCO_CLASSES,
+                                              OV_COCO_NOVEL_CLASSES)
 
 
 def make_split(data: dict, keep: str) -> dict:

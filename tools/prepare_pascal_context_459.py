@@ -62,7 +62,8 @@ def convert(mat_path: str, num_classes: int) -> np.ndarray:
     from scipy.io import loadmat
     data = loadmat(mat_path)
     if 'LabelMap' not in data:
-        raise KeyError(f'{mat_path} has no LabelMap (keys: {sorted(k for k in data if not k.startswith("__"))})')
+        keys = sorted(k for k in data if not k.startswith('__'))
+        raise KeyError(f'{mat_path} has no LabelMap (keys: {keys})')
     ids = np.asarray(data['LabelMap']).astype(np.int64)
     bad = np.unique(ids[(ids < 0) | (ids > num_classes)])
     if bad.size:

@@ -14,9 +14,9 @@ import sys
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import refclip_mm  # noqa: E402,F401  (registers modules, installs the safe checkpoint loader)
-from refclip_mm.apis import load_config, test  # noqa: E402
-from refclip_mm.apis.cli import add_run_arguments, apply_run_arguments  # noqa: E402
+import refclip_mm  # noqa: F401  (registers modules, installs the safe checkpoint loader)
+from refclip_mm.apis import load_config, test
+from refclip_mm.apis.cli import add_run_arguments, apply_run_arguments
 
 
 def parse_args(argv=None):

@@ -15,7 +15,7 @@ import sys
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.toyworld import METHODS, run_toyworld  # noqa: E402
+from refclip_mm.toyworld import METHODS, run_toyworld
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

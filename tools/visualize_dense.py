@@ -20,9 +20,8 @@ import numpy as np
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.evaluation import (build_dense_tower, parse_tower, save_png,  # noqa: E402
-                                   stack_panels)
-from refclip_mm.evaluation.dense_visualization import tower_panels  # noqa: E402
+from refclip_mm.evaluation import build_dense_tower, parse_tower, save_png, stack_panels
+from refclip_mm.evaluation.dense_visualization import tower_panels
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 

@@ -3,8 +3,8 @@
 ``tools/train.py`` and ``tools/test.py`` are command lines over these; the demo
 (:mod:`refclip_mm.apis.demo`) and the ToyWorld pipeline (:mod:`refclip_mm.toyworld`) call them.
 """
-from .runs import (configure_training, fit_schedule, last_checkpoint, load_config,
-                   set_hook_options, test, train)
+from .runs import (configure_training, fit_schedule, last_checkpoint, load_config, set_hook_options,
+                   test, train)
 
 __all__ = ['configure_training', 'fit_schedule', 'last_checkpoint', 'load_config',
            'set_hook_options', 'test', 'train']

@@ -150,8 +150,8 @@ def build_clip(name_or_arch: ArchType, pretrained: Optional[str] = None,
             raise ValueError(f'{name} has no text_cfg; build only the image tower')
         text = CLIPTextTower(_build_text_tower(cfg['embed_dim'], cfg['text_cfg'], **act),
                              make_tokenizer(name, cfg))
-    model = CLIPTowers(image, text, name, cfg, init_logit_scale=cfg.get('init_logit_scale',
-                                                                       float(np.log(1 / 0.07))))
+    init_logit_scale = cfg.get('init_logit_scale', float(np.log(1 / 0.07)))
+    model = CLIPTowers(image, text, name, cfg, init_logit_scale=init_logit_scale)
     if pretrained is not None:
         load_clip_weights(model, pretrained, checkpoint_prefix)
     return model.eval()

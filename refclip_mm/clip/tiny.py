@@ -64,7 +64,8 @@ def refclip_tiny_eva02_clip_patch8(pretrained: bool = False, **kwargs: Any) -> E
 
 
 def make_tiny_clip(kind: str = 'openai', seed: int = 0):
-    """open_clip's own model (``CLIP``/``CustomTextCLIP``) for a tiny arch, seeded random weights, eval mode."""
+    """open_clip's own model (``CLIP``/``CustomTextCLIP``) for a tiny arch: seeded random
+    weights, eval mode."""
     import open_clip
     import torch
     arch = tiny_arch(kind)

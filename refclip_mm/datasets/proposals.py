@@ -87,9 +87,10 @@ def inference_pipeline(cfg) -> list:
 def init_model(config, checkpoint: Optional[str], device: str = 'cpu',
                cfg_options: Optional[dict] = None):
     """mmdet's ``init_detector`` with mmdet's and this package's modules registered."""
-    import refclip_mm  # noqa: F401  (registers the package's models, e.g. F-ViT)
     from mmdet.apis import init_detector
     from mmdet.utils import register_all_modules
+
+    import refclip_mm  # noqa: F401  (registers the package's models, e.g. F-ViT)
     if checkpoint is not None and not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint!r}')
     register_all_modules(init_default_scope=False)

@@ -1,9 +1,9 @@
 """Dense-feature quality (METHOD.md section 7): unsupervised segmentation (over k-means
 restarts), linear probe, locality index, the mmseg evaluation model that feeds them, pictures
 of dense features, and the pre-registered decision rule for paired differences over seeds."""
+from .decision import Decision, decide, detectable_effect, seeds_needed, t_interval
 from .dense_segmentor import DenseFeatureSegmentor, crop_padding
 from .dense_source import check_dense, dense_fn, find_dense_fn, resolve_attr
-from .decision import Decision, decide, detectable_effect, seeds_needed, t_interval
 from .dense_visualization import (correlation_map, kmeans_map, make_panel, panel_size, pca_rgb,
                                   save_png, stack_panels)
 from .kmeans import KMeansResult, assign_clusters, spherical_kmeans

@@ -18,8 +18,7 @@ import numpy as np
 from .linear_probe import linear_probe_segmentation
 from .locality import paste_pairs, tower_locality
 from .seg_folder import SegFolder
-from .towers import (TowerSpec, build_dense_tower, extract_dense_maps, load_rgb,
-                     normalize_images)
+from .towers import TowerSpec, build_dense_tower, extract_dense_maps, load_rgb, normalize_images
 from .unsupervised_seg import evaluate_over_restarts
 
 COLUMNS = ('tower', 'mIoU', 'aAcc', 'mAcc', 'images', 'tokens_per_image', 'forward_s',

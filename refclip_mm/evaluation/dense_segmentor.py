@@ -82,8 +82,8 @@ def crop_padding(dense: torch.Tensor, input_size, metainfo: Dict[str, Any]) -> t
         metainfo: the sample's meta (``padding_size`` = left, right, top, bottom
             in pixels, as set by ``SegDataPreProcessor``; ``flip``, ``flip_direction``).
     """
-    left, right, top, bottom = metainfo.get('img_padding_size', metainfo.get('padding_size',
-                                                                            [0, 0, 0, 0]))
+    padding = metainfo.get('img_padding_size', metainfo.get('padding_size', [0, 0, 0, 0]))
+    left, right, top, bottom = padding
     stride_y, stride_x = input_size[0] / dense.shape[1], input_size[1] / dense.shape[2]
     h, w = dense.shape[1:]
     dense = dense[:, int(top // stride_y):h - int(bottom // stride_y),

@@ -15,7 +15,7 @@ Protocol of :func:`linear_probe_segmentation`:
 Deterministic for a seed on one machine and thread count.
 """
 from dataclasses import dataclass
-from typing import Dict, Optional, Sequence
+from typing import Dict, Sequence
 
 import numpy as np
 import torch

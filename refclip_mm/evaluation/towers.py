@@ -20,8 +20,8 @@ A tower item is ``[NAME=]SOURCE[@WEIGHTS][#ATTR]``:
 Examples: ``clip=ViT-B-16@/ckpt/openai.pt``, ``ours=configs/rla/x.py@work_dirs/x/iter_6000.pth#student``.
 """
 import os.path as osp
-from dataclasses import dataclass
 import time
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -104,8 +104,7 @@ def _build_from_config(spec: TowerSpec) -> nn.Module:
     from mmengine.registry import init_default_scope
 
     from ..registry import MODELS
-    from ..utils.checkpoint import (extract_state_dict, load_checkpoint_file,
-                                    load_state_dict_checked)
+    from ..utils.checkpoint import extract_state_dict, load_checkpoint_file, load_state_dict_checked
     if not osp.isfile(spec.source):
         raise FileNotFoundError(f'config of tower {spec.name!r} not found: {spec.source}')
     cfg = Config.fromfile(spec.source)

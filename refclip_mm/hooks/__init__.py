@@ -5,4 +5,5 @@ from .rank_consistency import RankConsistencyHook
 from .scd_distill_hook import SCDDistillHook
 from .strict_resume import StrictResumeHook
 
-__all__ = ['DenseVisualizationHook', 'OVClassEmbeddingHook', 'RankConsistencyHook', 'SCDDistillHook', 'StrictResumeHook']
+__all__ = ['DenseVisualizationHook', 'OVClassEmbeddingHook', 'RankConsistencyHook',
+           'SCDDistillHook', 'StrictResumeHook']

@@ -3,8 +3,8 @@
 :mod:`.evaluate` holds the training-free measurements of a tower; :mod:`.pipeline` the whole
 experiment (:func:`run_toyworld`).
 """
-from .evaluate import (EvalSet, evaluate_tower, load_eval_set, mean_std, ov_seg_miou,
-                       region_top1, unsupervised_seg_miou, zero_shot_accuracy)
+from .evaluate import (EvalSet, evaluate_tower, load_eval_set, mean_std, ov_seg_miou, region_top1,
+                       unsupervised_seg_miou, zero_shot_accuracy)
 from .pipeline import FULL, METHODS, QUICK, Protocol, run_toyworld
 
 __all__ = ['EvalSet', 'evaluate_tower', 'load_eval_set', 'mean_std', 'ov_seg_miou',

@@ -27,7 +27,6 @@ from typing import Dict, List, Optional, Sequence
 from ..apis import fit_schedule, last_checkpoint, load_config, set_hook_options, test, train
 from ..utils.paths import config_root
 
-
 CONFIG_DIR = osp.join(config_root(), 'toyworld')
 CONFIGS = dict(
     stage0=osp.join(CONFIG_DIR, 'stage0_clip-toy_1xb64-1200i_scenes-64.py'),
@@ -170,6 +169,7 @@ def prompt_templates(kind: str) -> List[str]:
 
 def text_embeddings(run: Run) -> None:
     import torch
+
     from refclip_mm.clip import build_text_tower, make_class_embeddings, save_class_embeddings
     from refclip_mm.clip.text import ClassEmbeddings
     from refclip_mm.datasets.synthetic import STUFF_CLASSES, THING_CLASSES
@@ -236,6 +236,7 @@ def stage2(run: Run, method: str, seed: int) -> None:
 def dense_fn_of(run: Run, row: str, seed: int):
     """``images -> B x D x h x w`` projected dense maps of a table row's tower."""
     import torch
+
     from refclip_mm.clip import build_image_tower
     from refclip_mm.evaluation import find_dense_fn
     from refclip_mm.registry import MODELS
@@ -366,6 +367,7 @@ def format_claims(table: Dict[str, Dict[str, list]]) -> str:
 def panel(run: Run, rows: Sequence[str], out: str, num_images: int = 4) -> None:
     import numpy as np
     import torch
+
     from refclip_mm.evaluation.dense_visualization import make_panel, save_png, stack_panels
     from refclip_mm.evaluation.towers import load_rgb, normalize_images
     paths = sorted(os.listdir(osp.join(run.data, 'images', 'val')))[:num_images]

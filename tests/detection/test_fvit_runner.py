@@ -9,7 +9,6 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from refclip_mm.datasets.synthetic import NOVEL_THING_CLASSES
-
 from .conftest import REPO, TINY_COCO_CFG, TINY_LVIS_CFG, lvis_from_coco, tiny_options
 
 

@@ -14,7 +14,6 @@ import torch
 from mmengine.config import Config
 
 from refclip_mm.datasets.synthetic import NOVEL_THING_CLASSES, THING_CLASSES
-
 from .conftest import REPO, TINY_COCO_CFG, TINY_LVIS_CFG, lvis_from_coco, tiny_options
 from .test_fvit_runner import build_runner
 

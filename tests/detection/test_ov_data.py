@@ -5,10 +5,8 @@ import os.path as osp
 import pytest
 
 from refclip_mm.datasets.ov_detection import (OV_COCO_BASE_CLASSES, OV_COCO_CLASSES,
-                                              OV_COCO_NOVEL_CLASSES, OVCocoDataset,
-                                              OVLVISV1Dataset)
+                                              OV_COCO_NOVEL_CLASSES, OVCocoDataset, OVLVISV1Dataset)
 from refclip_mm.datasets.synthetic import NOVEL_THING_CLASSES, THING_CLASSES
-
 from .conftest import REPO, lvis_from_coco
 
 BASE = tuple(c for c in THING_CLASSES if c not in NOVEL_THING_CLASSES)

@@ -91,9 +91,10 @@ def test_split_errors_name_the_classes():
 
 
 def test_backbone_checkpoint_that_is_not_a_clip_tower_is_refused(fvit_assets, tmp_path):
-    from mmengine.config import Config
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+
     from refclip_mm.utils.checkpoint import CheckpointError
     from .conftest import TINY_COCO_CFG
     register_all_modules(init_default_scope=False)

@@ -4,7 +4,6 @@ from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from refclip_mm.evaluation import DenseFeatureSegmentor, UnsupervisedSegMetric, crop_padding
-
 from .conftest import NUM_CLASSES, oracle_feats
 
 

@@ -5,7 +5,6 @@ import torch
 from refclip_mm.evaluation import (evaluate_dense_features, hungarian_match, scores_from_confusion,
                                    spherical_kmeans)
 from refclip_mm.evaluation.unsupervised_seg import cluster_label_map
-
 from .conftest import NUM_CLASSES, oracle_feats
 
 
@@ -69,10 +68,10 @@ def test_ignore_index_and_absent_classes(labels):
     labs = [lab.clone() for lab in labels[:4]]
     for lab in labs:
         lab[:5] = 255
-    result = evaluate_dense_features(feats, [l.numpy().astype(np.uint8) for l in labs], 40)
-    assert result.confusion.sum() == sum(int((l != 255).sum()) for l in labs)
+    result = evaluate_dense_features(feats, [lab.numpy().astype(np.uint8) for lab in labs], 40)
+    assert result.confusion.sum() == sum(int((lab != 255).sum()) for lab in labs)
     assert result.confusion.shape == (40, 40)
-    present = set(torch.cat([l[l != 255] for l in labs]).tolist())
+    present = set(torch.cat([lab[lab != 255] for lab in labs]).tolist())
     assert np.isfinite(result.per_class_iou).sum() == len(present)
 
 

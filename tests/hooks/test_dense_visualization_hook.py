@@ -17,7 +17,6 @@ DEMO_SEG = osp.join(REPO, 'configs', 'demo', 'fcn_clipvit-tiny_200i_synthetic-64
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
-
 def _short(cfg, work_dir, iters):
     cfg.work_dir = str(work_dir)
     cfg.train_cfg.max_iters = iters

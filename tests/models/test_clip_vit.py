@@ -67,8 +67,8 @@ def test_init_cfg_pretrained_with_prefix(weights, tmp_path):
     ckpt = tmp_path / 'detector.pth'
     torch.save({'state_dict': {'backbone.' + k: v for k, v in donor.state_dict().items()},
                 'meta': {}}, ckpt)
-    backbone = _build('mmdet', _cfg('eva', init_cfg=dict(type='Pretrained', checkpoint=str(ckpt),
-                                                        prefix='backbone.')))
+    init_cfg = dict(type='Pretrained', checkpoint=str(ckpt), prefix='backbone.')
+    backbone = _build('mmdet', _cfg('eva', init_cfg=init_cfg))
     backbone.init_weights()
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():

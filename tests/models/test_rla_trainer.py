@@ -3,7 +3,8 @@ import pytest
 import torch
 from mmengine.structures import BaseDataElement
 
-from refclip_mm.clip import TINY_OPENAI_ARCH, build_clip, make_class_embeddings, save_class_embeddings
+from refclip_mm.clip import (TINY_OPENAI_ARCH, build_clip, make_class_embeddings,
+                             save_class_embeddings)
 from refclip_mm.models.trainers import RLATrainer
 
 

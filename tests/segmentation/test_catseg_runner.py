@@ -63,7 +63,7 @@ def test_tiny_catseg_trains_and_iou_metric_evaluates(trained):
 
 
 def test_mmseg_tools_test_runs_the_tiny_config(trained, synthetic_root, tiny_assets, run_python,
-                                              tmp_path):
+                                               tmp_path):
     import mmseg
     _, metrics, _, work_dir = trained
     checkpoint = osp.join(work_dir, 'iter_4.pth')

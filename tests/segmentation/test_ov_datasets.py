@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.structures import PixelData
 from mmseg.evaluation import IoUMetric
 from mmseg.structures import SegDataSample
-from mmengine.structures import PixelData
 
 from refclip_mm.datasets.ov_segmentation import (ADE20K847Dataset, LoadCheckedSegMap,
                                                  PascalContext459Dataset)
@@ -119,7 +119,8 @@ def _ade_mask(class_ids):
 def test_prepare_ade20k_847_converts_a_generated_release(tmp_path, capsys):
     root = tmp_path / 'ADE20K_2021_17_01'
     names = [f'object {k}' for k in range(1, 301)]  # ADE ids 1..300
-    files = [('training', 'ADE_train_00000001.jpg', [5, 299]), ('validation', 'ADE_val_00000001.jpg', [5, 299, 17]),
+    files = [('training', 'ADE_train_00000001.jpg', [5, 299]),
+             ('validation', 'ADE_val_00000001.jpg', [5, 299, 17]),
              ('validation', 'ADE_val_00000002.jpg', [299])]
     presence = np.zeros((len(names), len(files)), np.int32)
     folders = []

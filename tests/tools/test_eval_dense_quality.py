@@ -25,7 +25,6 @@ def tool():
     return module
 
 
-
 def _base(root, out, *extra):
     return ['--dataset', 'synthetic', '--data-root', root, '--img-size', '64', '--out-dir', str(out),
             '--no-progress', *extra]

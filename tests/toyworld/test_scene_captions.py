@@ -1,5 +1,4 @@
 """Scene-caption pairs drawn on the fly for stage 0."""
-import numpy as np
 import pytest
 
 from refclip_mm.datasets import SyntheticCaptionDataset

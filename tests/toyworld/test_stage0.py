@@ -97,8 +97,8 @@ def test_missing_caption_is_named():
     from mmengine.structures import BaseDataElement
     model = ContrastiveCLIPTrainer(tiny_arch('openai'))
     with pytest.raises(ValueError, match="no caption"):
-        model(torch.zeros(2, 3, 32, 32), [BaseDataElement(metainfo=dict(caption='a')),
-                                           BaseDataElement()], mode='loss')
+        samples = [BaseDataElement(metainfo=dict(caption='a')), BaseDataElement()]
+        model(torch.zeros(2, 3, 32, 32), samples, mode='loss')
 
 
 def test_export_of_a_non_stage0_checkpoint_is_refused():

@@ -47,6 +47,7 @@ def test_occlusion_and_scale_vary():
     areas = [i['mask'].sum() for s in drawn for i in s.instances]
     assert max(areas) > 4 * min(areas)
     # objects overlap (their boxes intersect) while their visible masks stay disjoint
+
     def intersect(a, b):
         return (a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3]
                 and b[1] < a[1] + a[3])
@@ -56,10 +57,11 @@ def test_occlusion_and_scale_vary():
 
 def test_stuff_textures_differ_and_can_be_switched_off():
     rng = np.random.default_rng(0)
-    flat = render_scene(rng, SceneConfig(objects_per_image=(0, 0), texture_contrast=0, texture_noise=0))
+    flat = render_scene(rng, SceneConfig(objects_per_image=(0, 0), texture_contrast=0,
+                                         texture_noise=0))
     assert len(np.unique(flat.image.reshape(-1, 3), axis=0)) == 1
-    textured = render_scene(np.random.default_rng(0), SceneConfig(objects_per_image=(0, 0),
-                                                                   texture_noise=0))
+    textured = render_scene(np.random.default_rng(0),
+                            SceneConfig(objects_per_image=(0, 0), texture_noise=0))
     assert len(np.unique(textured.image.reshape(-1, 3), axis=0)) >= 2
     assert set(STUFF_TEXTURES) == set(STUFF_CLASSES) and len(set(STUFF_TEXTURES.values())) == 4
 

@@ -5,4 +5,5 @@ from .ov_bbox_head import OVBBoxHead
 from .ov_roi_head import OVRoIHead
 from .score_fusion import clip_region_probs, fuse_scores
 
-__all__ = ['FixedSizeDetDataPreprocessor', 'FViT', 'OVBBoxHead', 'OVRoIHead', 'clip_region_probs', 'fuse_scores']
+__all__ = ['FixedSizeDetDataPreprocessor', 'FViT', 'OVBBoxHead', 'OVRoIHead', 'clip_region_probs',
+           'fuse_scores']

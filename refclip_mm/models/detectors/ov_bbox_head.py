@@ -14,6 +14,7 @@ from ...datasets.ov_detection import NamesType, read_class_list, split_classes
 from ...registry import MODELS
 from .score_fusion import clip_region_probs, fuse_scores
 
+
 @MODELS.register_module()
 class OVBBoxHead(ConvFCBBoxHead):
     """Open-vocabulary box head: cosine classifier vs text embeddings, class-agnostic boxes.

@@ -3,8 +3,7 @@
 from .dense_infonce import DenseInfoNCELoss, contaminant_mask, dense_infonce_loss
 from .rla_losses import (CLIP_LOGIT_SCALE, CLIPSelfLoss, RegionCLIPLoss, clipself_loss,
                          concept_pseudo_labels, regionclip_loss)
-from .scd import (SCDLoss, auto_block_rows, correlation_agreement, scd_loss,
-                       scd_loss_reference)
+from .scd import SCDLoss, auto_block_rows, correlation_agreement, scd_loss, scd_loss_reference
 from .utils import region_tokens
 
 __all__ = [

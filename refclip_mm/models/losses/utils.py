@@ -101,8 +101,8 @@ def region_tokens(dense: torch.Tensor, rois: torch.Tensor, grid: int = 14,
     compute_dtype = _roi_align_dtype(dense)
     align = RoIAlign(output_size=grid, spatial_scale=float(spatial_scale),
                      sampling_ratio=int(sampling_ratio), aligned=aligned)
-    out = align(dense.contiguous().to(compute_dtype), rois.to(device=dense.device,
-                                                                dtype=compute_dtype))
+    rois = rois.to(device=dense.device, dtype=compute_dtype)
+    out = align(dense.contiguous().to(compute_dtype), rois)
     return out.flatten(2).transpose(1, 2).to(dense.dtype)  # K x D x g x g -> K x g^2 x D
 
 

@@ -28,8 +28,8 @@ class GuidedUpBlock(nn.Module):
         x = self.up(x)
         if guidance is not None:
             b = guidance.shape[0]
-            g = guidance[:, None].expand(b, classes, *guidance.shape[1:]).reshape(b * classes,
-                                                                                 *guidance.shape[1:])
+            g = guidance[:, None].expand(b, classes, *guidance.shape[1:])
+            g = g.reshape(b * classes, *guidance.shape[1:])
             x = torch.cat([x, g], dim=1)
         return self.convs(x)
 
