@@ -2,16 +2,15 @@
 # 64 px synthetic scenes (24 classes), 20 iterations. The class-embedding file is made with the
 # tiny text tower, e.g. by tests/segmentation (or: python tools/build_text_embeddings.py ...).
 _base_ = [
+    '../_base_/clip_normalization.py',
     '../_base_/models/clip_tiny.py',
     '../_base_/datasets/synthetic_seg_64.py',
     '../_base_/default_runtime_seg.py',
     '../_base_/schedules/schedule_200i.py',
 ]
-clip_mean = [122.7709383, 116.7460125, 104.09373615]
-clip_std = [68.5005327, 66.6321579, 70.32316305]
 model = dict(
     type='OVEncoderDecoder',
-    data_preprocessor=dict(type='SegDataPreProcessor', mean=clip_mean, std=clip_std,
+    data_preprocessor=dict(type='SegDataPreProcessor', mean={{_base_.clip_mean}}, std={{_base_.clip_std}},
                            bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size=(64, 64)),
     backbone=dict(type='CatSegCLIPViT', clip_model={{_base_.tiny_clip}}, pretrained=None,
                   out_indices=(0, 1), finetune='attention'),

@@ -1,15 +1,14 @@
 # Tiny training-free open-vocabulary config (tests): the dense map of a random tiny CLIP tower
 # against class embeddings from its tiny text tower, on 64 px synthetic scenes.
 _base_ = [
+    '../_base_/clip_normalization.py',
     '../_base_/models/clip_tiny.py',
     '../_base_/datasets/synthetic_seg_64.py',
     '../_base_/default_runtime_seg.py',
 ]
-clip_mean = [122.7709383, 116.7460125, 104.09373615]
-clip_std = [68.5005327, 66.6321579, 70.32316305]
 model = dict(
     type='TrainingFreeOVSegmentor',
-    data_preprocessor=dict(type='SegDataPreProcessor', mean=clip_mean, std=clip_std,
+    data_preprocessor=dict(type='SegDataPreProcessor', mean={{_base_.clip_mean}}, std={{_base_.clip_std}},
                            bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size_divisor=8),
     backbone=dict(type='CLIPViT', clip_model={{_base_.tiny_clip}}, pretrained=None, out_indices=(),
                   with_dense=True, frozen_stages=3),

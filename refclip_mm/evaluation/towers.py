@@ -28,12 +28,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..datasets.transforms import CLIP_MEAN as _CLIP_MEAN_255
+from ..datasets.transforms import CLIP_STD as _CLIP_STD_255
 from .dense_source import DenseFn, find_dense_fn
 
 TINY_TOWERS = ('tiny-openai', 'tiny-eva')
 # OpenAI CLIP normalisation of RGB images in 0-1 (also EVA02-CLIP's)
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+CLIP_MEAN = tuple(v / 255 for v in _CLIP_MEAN_255)
+CLIP_STD = tuple(v / 255 for v in _CLIP_STD_255)
 
 
 @dataclass
@@ -101,7 +103,7 @@ def build_dense_tower(spec: TowerSpec, mode: Optional[str] = None, seed: int = 0
 
 def _build_from_config(spec: TowerSpec) -> nn.Module:
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
+    from mmengine.registry import DefaultScope
 
     from ..registry import MODELS
     from ..utils.checkpoint import extract_state_dict, load_checkpoint_file, load_state_dict_checked
@@ -111,8 +113,8 @@ def _build_from_config(spec: TowerSpec) -> nn.Module:
     model_cfg = cfg.get('dense_tower', None) or cfg.get('model', None)
     if model_cfg is None:
         raise ValueError(f'{spec.source} defines neither dense_tower nor model')
-    init_default_scope(cfg.get('default_scope', 'refclip_mm'))
-    module = MODELS.build(model_cfg)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'refclip_mm')):
+        module = MODELS.build(model_cfg)  # the config's scope, for this build only
     weights = _weights(spec)
     if weights is not None:
         state = extract_state_dict(load_checkpoint_file(weights))

@@ -1,11 +1,10 @@
 # Cat-Seg-style open-vocabulary segmentor on a CLIP ViT-B/16 (METHOD.md section 6).
 # Set model.backbone.pretrained to the CLIP weight file (OpenAI weights: clip_model='ViT-B-16-quickgelu')
 # and the class-embedding files (tools/build_text_embeddings.py, same model and weights).
-clip_mean = [122.7709383, 116.7460125, 104.09373615]   # OpenAI CLIP, 0-255 units
-clip_std = [68.5005327, 66.6321579, 70.32316305]
+_base_ = ['../clip_normalization.py']
 crop_size = (384, 384)
 data_preprocessor = dict(
-    type='SegDataPreProcessor', mean=clip_mean, std=clip_std, bgr_to_rgb=True,
+    type='SegDataPreProcessor', mean={{_base_.clip_mean}}, std={{_base_.clip_std}}, bgr_to_rgb=True,
     pad_val=0, seg_pad_val=255, size=crop_size)
 model = dict(
     type='OVEncoderDecoder',

@@ -1,11 +1,10 @@
 # Training-free open-vocabulary segmentation: argmax over classes of the cosine between the tower's
 # dense map and the class text embeddings. Any tower: a CLIP file, a stage-2 checkpoint
 # (pretrained='work_dirs/rla_.../iter_N.pth', the student is taken), or type='RefinerBackbone'.
-clip_mean = [122.7709383, 116.7460125, 104.09373615]
-clip_std = [68.5005327, 66.6321579, 70.32316305]
+_base_ = ['../clip_normalization.py']
 model = dict(
     type='TrainingFreeOVSegmentor',
-    data_preprocessor=dict(type='SegDataPreProcessor', mean=clip_mean, std=clip_std,
+    data_preprocessor=dict(type='SegDataPreProcessor', mean={{_base_.clip_mean}}, std={{_base_.clip_std}},
                            bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size_divisor=16),
     backbone=dict(type='CLIPViT', clip_model='ViT-B-16-quickgelu', pretrained='checkpoints/ViT-B-16-openai.pt',
                   out_indices=(), with_dense=True, dense_mode='value', frozen_stages=12),

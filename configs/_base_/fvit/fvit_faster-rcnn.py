@@ -1,13 +1,12 @@
 # F-ViT (METHOD.md section 6): frozen CLIP ViT -> simple pyramid -> FPN -> RPN -> OV RoI head.
 # Leaf configs set the CLIP model, its weights, the class-embedding file and the class split.
+_base_ = ['../clip_normalization.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)
-clip_mean = [122.7709383, 116.7460125, 104.09373615]  # CLIP normalisation, 0-255 units
-clip_std = [68.5005327, 66.6321579, 70.32316305]
 model = dict(
     type='FViT',
     use_clip_scores=True,
     data_preprocessor=dict(  # leaf configs set fixed_size=image_size (pad for batching only)
-        type='FixedSizeDetDataPreprocessor', mean=clip_mean, std=clip_std, bgr_to_rgb=True,
+        type='FixedSizeDetDataPreprocessor', mean={{_base_.clip_mean}}, std={{_base_.clip_std}}, bgr_to_rgb=True,
         pad_size_divisor=32, fixed_size=None),
     backbone=dict(
         type='CLIPViT',
