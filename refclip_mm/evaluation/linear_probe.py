@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .unsupervised_seg import LabelType, scores_from_confusion
+from .unsupervised_seg import LabelType, percent_scores, scores_from_confusion
 
 
 @dataclass
@@ -115,11 +115,5 @@ def linear_probe_segmentation(train_feats: Sequence[torch.Tensor],
                                         minlength=num_classes * num_classes)
     confusion = confusion.reshape(num_classes, num_classes).numpy()  # predicted x true
     scores = scores_from_confusion(confusion, np.arange(num_classes))
-    iou = scores['iou'] * 100
-    return LinearProbeResult(
-        miou=float(np.nanmean(iou)) if np.isfinite(iou).any() else float('nan'),
-        pixel_acc=scores['pixel_acc'] * 100,
-        mean_acc=float(np.nanmean(scores['acc']) * 100) if np.isfinite(scores['acc']).any()
-        else float('nan'),
-        per_class_iou=iou, confusion=confusion, train_loss=float(loss),
-        num_train_tokens=int(len(y)))
+    return LinearProbeResult(**percent_scores(scores), confusion=confusion,
+                             train_loss=float(loss), num_train_tokens=int(len(y)))

@@ -99,6 +99,16 @@ def scores_from_confusion(confusion: np.ndarray, mapping: np.ndarray) -> Dict[st
     return dict(iou=iou, acc=acc, pixel_acc=float(tp.sum() / total) if total else float('nan'))
 
 
+def percent_scores(scores: Dict[str, np.ndarray]) -> Dict[str, object]:
+    """``miou``, ``pixel_acc``, ``mean_acc`` (percent; NaN without labelled classes) and
+    ``per_class_iou`` (percent) of :func:`scores_from_confusion`'s output."""
+    iou, acc = scores['iou'] * 100, scores['acc'] * 100
+    return dict(miou=float(np.nanmean(iou)) if np.isfinite(iou).any() else float('nan'),
+                pixel_acc=scores['pixel_acc'] * 100,
+                mean_acc=float(np.nanmean(acc)) if np.isfinite(acc).any() else float('nan'),
+                per_class_iou=iou)
+
+
 def _check_labels(labels: torch.Tensor, num_classes: int, ignore_index: int, name: str) -> None:
     valid = labels[labels != ignore_index]
     if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= num_classes):
@@ -238,13 +248,8 @@ def evaluate_dense_features(feats: Sequence[torch.Tensor], labels: Sequence[Labe
     mapping = hungarian_match(confusion)
     scores = scores_from_confusion(confusion, mapping)
     timings['match'] = time.perf_counter() - start
-    iou = scores['iou'] * 100
     return UnsupervisedSegResult(
-        miou=float(np.nanmean(iou)) if np.isfinite(iou).any() else float('nan'),
-        pixel_acc=scores['pixel_acc'] * 100,
-        mean_acc=float(np.nanmean(scores['acc']) * 100) if np.isfinite(scores['acc']).any()
-        else float('nan'),
-        per_class_iou=iou, confusion=confusion, mapping=mapping, num_images=len(feats),
+        **percent_scores(scores), confusion=confusion, mapping=mapping, num_images=len(feats),
         num_tokens=int(sum(f.shape[1] * f.shape[2] for f in feats)),
         num_sampled=int(sample.shape[0]), timings=timings)
 
