@@ -17,6 +17,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from refclip_mm.datasets.concepts import MIN_CONCEPTS, build_vocabulary
+from refclip_mm.utils.atomic import atomic_write
 
 
 def main(argv=None):
@@ -38,8 +39,8 @@ def main(argv=None):
                                  args.max_concepts, args.min_concepts)
     except ValueError as err:
         raise SystemExit(f'{args.captions}: {err}') from None
-    with open(args.out, 'w') as f:
-        f.write('\n'.join(vocab.concepts) + '\n')
+    text = '\n'.join(vocab.concepts) + '\n'
+    atomic_write(args.out, lambda f: f.write(text.encode()))  # creates missing folders
     print(f'wrote {args.out}: {vocab.summary()}; most frequent: {", ".join(vocab.concepts[:10])}')
     return vocab.concepts
 

@@ -14,6 +14,7 @@ The output file holds ``names``, ``embeddings`` (N x D, L2-normalised),
 """
 import argparse
 import json
+import os
 import os.path as osp
 import sys
 
@@ -55,6 +56,8 @@ def class_names(args) -> list:
 
 def main(argv=None):
     args = parse_args(argv)
+    # before the (long) encoding: the output folder must exist or be creatable
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     names = class_names(args)
     if args.arch_json:
         with open(args.arch_json, encoding='utf-8') as f:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils.atomic import atomic_torch_save
 from ..utils.checkpoint import CheckpointError, load_checkpoint_file
 
 TemplatesType = Union[str, Sequence[str]]
@@ -226,8 +227,9 @@ def make_class_embeddings(text_tower: CLIPTextTower, names: Sequence[str],
 
 
 def save_class_embeddings(path: str, embeddings: ClassEmbeddings) -> None:
-    """Write the class-embedding file (tensors, lists and strings only)."""
-    torch.save(embeddings.to_dict(), path)
+    """Write the class-embedding file (tensors, lists and strings only), atomically; missing
+    folders are created."""
+    atomic_torch_save(embeddings.to_dict(), path)
 
 
 def load_class_embeddings(path: str, names: Optional[Sequence[str]] = None) -> ClassEmbeddings:

@@ -128,3 +128,12 @@ def test_class_embeddings_sorted_and_trimmed_match_the_plain_path(text_tower):
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
     assert seen[:batches] == sorted(seen[:batches])  # shortest prompts first
     assert max(seen[:batches]) == seen[-1] == 16 and min(seen[:batches]) < 16
+
+
+def test_class_embedding_file_goes_into_a_new_folder(tmp_path):
+    from refclip_mm.clip.text import ClassEmbeddings, load_class_embeddings, save_class_embeddings
+    emb = ClassEmbeddings(['a', 'b'], torch.nn.functional.normalize(torch.randn(2, 8), dim=-1),
+                          torch.nn.functional.normalize(torch.randn(8), dim=-1), ['{}'], 'm')
+    path = tmp_path / 'not' / 'yet' / 'there.pth'
+    save_class_embeddings(str(path), emb)
+    assert load_class_embeddings(str(path)).names == ['a', 'b']
