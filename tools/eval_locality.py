@@ -4,11 +4,12 @@
         --tower ours=ViT-B-16-quickgelu@work_dirs/rla/tower.pth --img-dir data/coco/val2017 \\
         --max-images 200 --pairs 200 --img-size 448
 
-Each pair is an image and the same image with a square patch pasted from another image
-(seeded). For every tower: the mean change (1 - cos) of the dense tokens that overlap the
-patch (near) and of those at least --min-distance tokens away (far); the index is far/near
-(0 = the paste changes only its own tokens). No labels are needed. Tower items are
-``[NAME=]SOURCE[@WEIGHTS][#ATTR]`` (see refclip_mm.evaluation.towers). Writes locality.json.
+Images are taken from --img-dir and its subfolders (sorted). Each pair is an image and the
+same image with a square patch pasted from another image (seeded). For every tower: the mean
+change (1 - cos) of the dense tokens that overlap the patch (near) and of those at least
+--min-distance tokens away (far); the index is far/near (0 = the paste changes only its own
+tokens). No labels are needed. Tower items are ``[NAME=]SOURCE[@WEIGHTS][#ATTR]`` (see
+refclip_mm.evaluation.towers). Writes locality.json.
 """
 import argparse
 import json
@@ -18,7 +19,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.datasets.unlabeled import IMAGE_EXTENSIONS
+from refclip_mm.datasets.unlabeled import list_images
 from refclip_mm.evaluation import (build_dense_tower, load_rgb, normalize_images, parse_tower,
                                    paste_pairs, tower_locality)
 from refclip_mm.evaluation.towers import size_for
@@ -41,10 +42,7 @@ def main(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out-dir', default='work_dirs/locality')
     args = parser.parse_args(argv)
-    if not osp.isdir(args.img_dir):
-        parser.error(f'--img-dir {args.img_dir!r} is not a folder')
-    names = sorted(n for n in os.listdir(args.img_dir) if n.lower().endswith(IMAGE_EXTENSIONS))
-    names = names[:args.max_images]
+    names = list_images(args.img_dir)[:args.max_images]
     if len(names) < 2:
         parser.error(f'--img-dir {args.img_dir!r} needs at least 2 images, found {len(names)}')
     images = [load_rgb(osp.join(args.img_dir, n), args.img_size) for n in names]

@@ -20,10 +20,9 @@ import numpy as np
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from refclip_mm.datasets.unlabeled import IMAGE_EXTENSIONS
 from refclip_mm.evaluation import build_dense_tower, parse_tower, save_png, stack_panels
 from refclip_mm.evaluation.dense_visualization import tower_panels
-
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
 
 def parse_args(argv=None):
@@ -55,7 +54,7 @@ def list_images(items):
     for item in items:
         if osp.isdir(item):
             paths += sorted(osp.join(item, n) for n in os.listdir(item)
-                            if n.lower().endswith(IMAGE_SUFFIXES))
+                            if n.lower().endswith(IMAGE_EXTENSIONS))
         elif osp.isfile(item):
             paths.append(item)
         else:

@@ -20,6 +20,7 @@ import os
 import os.path as osp
 import sys
 import time
+from dataclasses import asdict
 from typing import Callable, Dict, List, Optional
 
 from ..utils.paths import config_root
@@ -152,7 +153,7 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
         options = CompareOptions(img_size=64, progress=verbose)
         rows, details = compare_towers(tower_specs(), folder, options, log=note)
         out_dir = osp.join(work, 'dense_quality')
-        csv_path, _ = write_report(rows, details, dict(options.__dict__, data_root=data), out_dir)
+        csv_path, _ = write_report(rows, details, dict(asdict(options), data_root=data), out_dir)
         return {row['tower']: round(row['mIoU'], 2) for row in rows}, csv_path
 
     def pictures(progress):

@@ -12,7 +12,6 @@ pipeline. Boxes are clipped to the image, made class-agnostic with one NMS, filt
 score and size and capped per image.
 """
 import json
-import os
 import os.path as osp
 import time
 from typing import Callable, Dict, List, Optional, Sequence
@@ -21,23 +20,10 @@ import torch
 from torchvision.ops import nms
 
 from ..utils.atomic import atomic_write
-from .unlabeled import IMAGE_EXTENSIONS
+from .unlabeled import list_images
 
 # test-pipeline steps that need ground truth; dropped for inference on bare images
 ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations')
-
-
-def list_images(folder: str, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> List[str]:
-    """Image files under ``folder`` (recursive, sorted), as ``/``-separated relative paths."""
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'image folder not found: {folder!r}')
-    extensions = tuple(e.lower() for e in extensions)
-    found = sorted(osp.relpath(osp.join(root, name), folder).replace(os.sep, '/')
-                   for root, _, names in os.walk(folder) for name in names
-                   if name.lower().endswith(extensions))
-    if not found:
-        raise ValueError(f'no images with suffix {extensions} under {folder!r}')
-    return found
 
 
 def select_proposals(bboxes: torch.Tensor, scores: torch.Tensor, image_shape: Sequence[int],

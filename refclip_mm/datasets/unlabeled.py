@@ -12,6 +12,19 @@ from .box_transforms import find_proposals, read_proposal_file
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 
 
+def list_images(folder: str, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> List[str]:
+    """Image files under ``folder`` (recursive, sorted), as ``/``-separated relative paths."""
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'image folder not found: {folder!r}')
+    extensions = tuple(e.lower() for e in extensions)
+    found = sorted(osp.relpath(osp.join(root, name), folder).replace(os.sep, '/')
+                   for root, _, names in os.walk(folder) for name in names
+                   if name.lower().endswith(extensions))
+    if not found:
+        raise ValueError(f'no images with suffix {extensions} under {folder!r}')
+    return found
+
+
 @DATASETS.register_module()
 class UnlabeledImageDataset(BaseDataset):
     """Images without labels.
@@ -73,12 +86,7 @@ class UnlabeledImageDataset(BaseDataset):
                 raise ValueError(f'{self.ann_file!r} has no "images" entries')
             paths = [osp.join(folder, image['file_name']) for image in images]
         else:
-            if not osp.isdir(folder):
-                raise FileNotFoundError(f'image folder not found: {folder!r}')
-            paths = sorted(osp.join(root, name) for root, _, names in os.walk(folder)
-                           for name in names if name.lower().endswith(self.extensions))
-            if not paths:
-                raise ValueError(f'no images with suffix {self.extensions} under {folder!r}')
+            paths = [osp.join(folder, name) for name in list_images(folder, self.extensions)]
         if self.max_images is not None:
             paths = paths[:self.max_images]
         data_list = [dict(img_path=path) for path in paths]

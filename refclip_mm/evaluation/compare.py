@@ -10,7 +10,7 @@ import json
 import os
 import os.path as osp
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -143,7 +143,3 @@ def write_report(rows: Sequence[dict], details: Sequence[dict], settings: Dict,
     with open(json_path, 'w') as f:
         json.dump(dict(settings=settings, towers=list(details)), f, indent=2)
     return csv_path, json_path
-
-
-def options_dict(options: CompareOptions) -> dict:
-    return asdict(options)
