@@ -144,7 +144,7 @@ class OVSplitMixin:
     def load_data_list(self) -> List[dict]:
         classes = list(self._metainfo['classes'])
         data_list = super().load_data_list()
-        names = classes
+        names, from_file = classes, {}
         if self._file_categories is not None:
             names = [c['name'] for c in self._file_categories]
             from_file = self._split_from_file(self._file_categories)
@@ -154,11 +154,11 @@ class OVSplitMixin:
                                     self._metainfo.get('novel_classes'))
         if names != classes:
             self._check_file_classes(names, classes, novel)
-            for info in data_list:  # labels index the file's classes: map them to metainfo's
+            to_metainfo = [classes.index(n) for n in names]  # file label -> metainfo label
+            for info in data_list:
                 for inst in info['instances']:
-                    inst['bbox_label'] = classes.index(names[inst['bbox_label']])
+                    inst['bbox_label'] = to_metainfo[inst['bbox_label']]
         if self._file_categories is not None:
-            from_file = self._split_from_file(self._file_categories)
             in_file_novel = sorted(n for n in novel if n in set(names))
             if from_file and sorted(from_file['novel']) != in_file_novel:
                 raise ValueError(f'{self.ann_file}: the categories\' split field marks novel '
