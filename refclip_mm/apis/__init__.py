@@ -4,7 +4,7 @@
 (:mod:`refclip_mm.apis.demo`) and the ToyWorld pipeline (:mod:`refclip_mm.toyworld`) call them.
 """
 from .runs import (configure_training, fit_schedule, last_checkpoint, load_config, set_hook_options,
-                   test, train)
+                   test, train, train_then_test)
 
 __all__ = ['configure_training', 'fit_schedule', 'last_checkpoint', 'load_config',
-           'set_hook_options', 'test', 'train']
+           'set_hook_options', 'test', 'train', 'train_then_test']

@@ -24,7 +24,8 @@ from dataclasses import asdict
 from typing import Callable, Dict, List, Optional
 
 from ..utils.paths import config_root
-from .runs import fit_schedule, last_checkpoint, load_config, set_hook_options, test, train
+from .runs import (fit_schedule, last_checkpoint, load_config, set_hook_options, train,
+                   train_then_test)
 
 CONFIGS = dict(
     stage1=('refiner', 'refiner_clip-tiny_1xb4-40i_synthetic-64.py'),
@@ -173,8 +174,7 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
         options['model.backbone.pretrained'] = tower_file
         cfg = fit_schedule(load_config(config_path('seg'), cfg_options=options,
                                        work_dir=stage_dir), iters['seg'])
-        train(cfg, log_file(stage_dir), progress)
-        metrics = test(load_config(cfg), last_checkpoint(stage_dir), log_file=log_file(stage_dir))
+        metrics = train_then_test(cfg, log_file(stage_dir), progress)
         return {k: round(v, 2) for k, v in metrics.items() if k in ('mIoU', 'aAcc')}, stage_dir
 
     def detection(progress):
@@ -194,8 +194,7 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
             options[f'{split}_evaluator.ann_file'] = f'{root}annotations/instances_val.json'
         cfg = fit_schedule(load_config(config_path('fvit'), cfg_options=options,
                                        work_dir=stage_dir), iters['fvit'])
-        train(cfg, log_file(stage_dir), progress)
-        metrics = test(load_config(cfg), last_checkpoint(stage_dir), log_file=log_file(stage_dir))
+        metrics = train_then_test(cfg, log_file(stage_dir), progress)
         return {k.split('/')[-1]: round(v, 3) for k, v in metrics.items()
                 if k.endswith(('base_ap50', 'novel_ap50'))}, stage_dir
 

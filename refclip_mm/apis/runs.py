@@ -179,6 +179,13 @@ def test(cfg: Config, checkpoint: str, out: Optional[str] = None,
         return runner.test()
 
 
+def train_then_test(cfg: Config, log_file: Optional[str] = None,
+                    progress: Optional[Callable[[int, int], None]] = None) -> Dict[str, float]:
+    """:func:`train`, then :func:`test` of the checkpoint the run saved last; returns the metrics."""
+    train(cfg, log_file, progress)
+    return test(load_config(cfg), last_checkpoint(cfg.work_dir), log_file=log_file)
+
+
 def last_checkpoint(work_dir: str) -> str:
     """The checkpoint mmengine's ``last_checkpoint`` file in ``work_dir`` names."""
     path = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None

@@ -24,7 +24,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Optional, Sequence
 
-from ..apis import fit_schedule, last_checkpoint, load_config, set_hook_options, test, train
+from ..apis import (fit_schedule, last_checkpoint, load_config, set_hook_options, train,
+                    train_then_test)
 from ..utils.paths import config_root
 
 CONFIG_DIR = osp.join(config_root(), 'toyworld')
@@ -277,8 +278,7 @@ def fvit(run: Run, row: str, seed: int, out: str) -> None:
         options[f'{split}_evaluator.ann_file'] = f'{root}annotations/instances_val.json'
     cfg = fit_schedule(load_config(CONFIGS['fvit'], work_dir=work, cfg_options=options), iters,
                        warmup=max(1, min(50, iters // 10)))
-    train(cfg, log_file=run.log_file(work))
-    metrics = test(load_config(cfg), last_checkpoint(work), log_file=run.log_file(work))
+    metrics = train_then_test(cfg, log_file=run.log_file(work))
     found = {k.split('/')[-1][:-len('_ap50')] + '_ap50': float(v) * 100
              for k, v in metrics.items() if k.endswith(('base_ap50', 'novel_ap50'))}
     if set(found) != {'base_ap50', 'novel_ap50'}:
