@@ -20,8 +20,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from refclip_mm.datasets.unlabeled import list_images
-from refclip_mm.evaluation import (build_dense_tower, load_rgb, normalize_images, parse_tower,
-                                   paste_pairs, tower_locality)
+from refclip_mm.evaluation import build_dense_tower, load_rgb, parse_tower, tower_locality
+from refclip_mm.evaluation.locality import normalized_paste_pairs
 from refclip_mm.evaluation.towers import size_for
 
 
@@ -46,8 +46,7 @@ def main(argv=None):
     if len(names) < 2:
         parser.error(f'--img-dir {args.img_dir!r} needs at least 2 images, found {len(names)}')
     images = [load_rgb(osp.join(args.img_dir, n), args.img_size) for n in names]
-    pairs = [(normalize_images(a[None])[0], normalize_images(b[None])[0], m)
-             for a, b, m in paste_pairs(images, args.pairs, seed=args.seed)]
+    pairs = normalized_paste_pairs(images, args.pairs, seed=args.seed)
     print(f'{len(pairs)} copy-paste pairs from {len(images)} images at {args.img_size} px')
     results = {}
     for item in args.tower:

@@ -16,9 +16,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .linear_probe import linear_probe_segmentation
-from .locality import paste_pairs, tower_locality
+from .locality import normalized_paste_pairs, tower_locality
 from .seg_folder import SegFolder
-from .towers import TowerSpec, build_dense_tower, extract_dense_maps, load_rgb, normalize_images
+from .towers import TowerSpec, build_dense_tower, extract_dense_maps, load_rgb
 from .unsupervised_seg import evaluate_over_restarts
 
 COLUMNS = ('tower', 'mIoU', 'aAcc', 'mAcc', 'images', 'tokens_per_image', 'forward_s',
@@ -78,8 +78,7 @@ def evaluate_tower(spec: TowerSpec, folder: SegFolder, options: CompareOptions,
                                         for v in probe_result.per_class_iou]
     if options.locality_pairs:
         images = [load_rgb(p, options.img_size) for p in paths]
-        pairs = [(normalize_images(a[None])[0], normalize_images(b[None])[0], m)
-                 for a, b, m in paste_pairs(images, options.locality_pairs, seed=options.seed)]
+        pairs = normalized_paste_pairs(images, options.locality_pairs, seed=options.seed)
         locality = tower_locality(tower.fn, pairs, batch_size=options.batch_size,
                                   device=options.device)
         row['locality'] = locality.index

@@ -124,6 +124,15 @@ def paste_pairs(images: Sequence[np.ndarray], num_pairs: int, side_range=(0.2, 0
     return pairs
 
 
+def normalized_paste_pairs(images: Sequence[np.ndarray], num_pairs: int, seed: int = 0
+                           ) -> List[Tuple[torch.Tensor, torch.Tensor, np.ndarray]]:
+    """:func:`paste_pairs` of ``H x W x 3`` uint8 RGB images, as CLIP-normalised ``3 x H x W``
+    tensors ready for :func:`tower_locality`."""
+    from .towers import normalize_images
+    return [(normalize_images(a[None])[0], normalize_images(b[None])[0], mask)
+            for a, b, mask in paste_pairs(images, num_pairs, seed=seed)]
+
+
 @torch.no_grad()
 def tower_locality(dense_fn: Callable[[torch.Tensor], torch.Tensor],
                    image_pairs: Sequence[Tuple[torch.Tensor, torch.Tensor, np.ndarray]],
