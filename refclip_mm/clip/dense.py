@@ -40,10 +40,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..utils.attention import is_plain_self_attention, mha_self_attention
+from ..utils.regions import BoxesType, boxes_to_rois, region_features  # noqa: F401 (re-export)
 
 DENSE_MODES = ('value', 'qq', 'kk', 'plain')
-
-BoxesType = Union[torch.Tensor, Sequence[torch.Tensor]]
 
 
 class DenseOutput(NamedTuple):
@@ -357,36 +356,8 @@ class DenseCLIPTower(nn.Module):
         Returns:
             ``K x D`` features, boxes of image 0 first (``K = sum n_i``).
         """
-        from mmcv.ops import RoIAlign
-        rois = boxes_to_rois(boxes, dense.shape[0], device=dense.device, dtype=dense.dtype)
-        if rois.shape[0] == 0:
-            return dense.new_zeros(0, dense.shape[1])
-        align = RoIAlign(output_size=1, spatial_scale=1.0 / self.patch_size, sampling_ratio=0,
-                         aligned=True)
-        feats = align(dense.contiguous(), rois).flatten(1)
+        feats = region_features(dense, boxes, 1.0 / self.patch_size)
         return F.normalize(feats, dim=-1) if normalize else feats
-
-
-def boxes_to_rois(boxes: BoxesType, batch_size: int, device: Optional[torch.device] = None,
-                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Per-image ``n_i x 4`` boxes (or a ``K x 5`` tensor) -> ``K x 5`` RoI rows."""
-    if isinstance(boxes, torch.Tensor):
-        if boxes.dim() != 2 or boxes.shape[1] != 5:
-            raise ValueError('a boxes tensor must be K x 5 (batch_index, x1, y1, x2, y2); got '
-                             f'shape {tuple(boxes.shape)}. Pass a list of n_i x 4 tensors instead.')
-        rois = boxes
-    else:
-        boxes = list(boxes)
-        if len(boxes) != batch_size:
-            raise ValueError(f'got boxes for {len(boxes)} images but the dense map has '
-                             f'{batch_size}; pass one (possibly empty) n x 4 tensor per image')
-        rows = []
-        for index, image_boxes in enumerate(boxes):
-            image_boxes = torch.as_tensor(image_boxes, device=device, dtype=dtype).reshape(-1, 4)
-            rows.append(torch.cat([image_boxes.new_full((image_boxes.shape[0], 1), index),
-                                   image_boxes], dim=1))
-        rois = torch.cat(rows, dim=0)
-    return rois.to(device=device, dtype=dtype)
 
 
 # ---------------------------------------------------------------- backends

@@ -125,11 +125,9 @@ def ov_seg_miou(maps: torch.Tensor, class_embeddings: torch.Tensor, data: EvalSe
 
 def box_features(maps: torch.Tensor, data: EvalSet) -> torch.Tensor:
     """``K x D`` RoIAlign (1 x 1) features of every ground-truth box of the split."""
-    from mmcv.ops import roi_align
+    from ..utils.regions import region_features
     stride = data.images.shape[-1] / maps.shape[-1]
-    rois = torch.cat([torch.cat([torch.full((len(b), 1), float(i)), b], 1)
-                      for i, b in enumerate(data.boxes)])
-    return roi_align(maps.contiguous(), rois, (1, 1), 1.0 / stride, 0, 'avg', True).flatten(1)
+    return region_features(maps, data.boxes, 1.0 / stride)
 
 
 def mask_features(maps: torch.Tensor, data: EvalSet) -> torch.Tensor:

@@ -1,5 +1,8 @@
-"""Shared helpers of the losses: input checks and RoIAlign token grids."""
+"""Shared helpers of the losses: input checks; the RoIAlign token grids of region-level losses
+(:func:`region_tokens`) live with the other region code in :mod:`refclip_mm.utils.regions`."""
 import torch
+
+from ...utils.regions import region_tokens  # noqa: F401 (re-exported)
 
 
 def check_tokens(name: str, x: torch.Tensor) -> None:
@@ -55,59 +58,3 @@ def zero_loss(*tensors: torch.Tensor) -> torch.Tensor:
     if total is None:
         raise ValueError('zero_loss needs at least one floating-point tensor')
     return total.float()
-
-
-def region_tokens(dense: torch.Tensor, rois: torch.Tensor, grid: int = 14,
-                  spatial_scale: float = 1.0, sampling_ratio: int = 0,
-                  aligned: bool = True) -> torch.Tensor:
-    """RoIAlign each box of a dense map to a ``grid x grid`` token grid (region-level SCD tokens).
-
-    Box convention: ``rois`` rows are ``(batch_index, x1, y1, x2, y2)`` and are multiplied by
-    ``spatial_scale`` to land on the ``h x w`` feature grid. The project convention is boxes in
-    **input-image pixels** with ``spatial_scale = 1 / patch_size`` (e.g. ``1/16``), exactly as
-    the region features of :mod:`refclip_mm.clip.dense`; with the default ``spatial_scale=1.0``
-    the boxes must already be in feature-grid units (a box ``(0, 0, w, h)`` covers the map).
-    ``aligned=True`` treats a pixel as the unit square around its centre (no half-pixel shift).
-
-    Args:
-        dense: ``B x D x h x w`` dense feature map.
-        rois: ``K x 5`` RoIs (see above); ``K`` may be 0.
-        grid: output side ``g``; each box becomes ``g * g`` tokens.
-        spatial_scale: factor from box coordinates to feature-grid coordinates.
-        sampling_ratio: RoIAlign sampling points per bin side (0 = adaptive).
-        aligned: RoIAlign ``aligned`` flag.
-
-    Returns:
-        ``K x g^2 x D`` tokens in row-major (y, then x) order, differentiable w.r.t. ``dense``.
-    """
-    from mmcv.ops import RoIAlign  # compiled op, imported lazily as elsewhere in the project
-    if not isinstance(dense, torch.Tensor) or dense.dim() != 4:
-        shape = tuple(dense.shape) if isinstance(dense, torch.Tensor) else type(dense).__name__
-        raise ValueError(f'dense must be a B x D x h x w map, got {shape}')
-    if not isinstance(rois, torch.Tensor) or rois.dim() != 2 or rois.shape[1] != 5:
-        shape = tuple(rois.shape) if isinstance(rois, torch.Tensor) else type(rois).__name__
-        raise ValueError('rois must be a K x 5 tensor of (batch_index, x1, y1, x2, y2), '
-                         f'got {shape}')
-    if int(grid) < 1:
-        raise ValueError(f'grid must be a positive integer, got {grid}')
-    grid = int(grid)
-    channels = dense.shape[1]
-    if rois.shape[0] == 0:
-        return dense.new_zeros(0, grid * grid, channels) + zero_loss(dense).to(dense.dtype)
-    if (rois[:, 0].min() < 0 or rois[:, 0].max() >= dense.shape[0]):
-        raise ValueError(f'rois batch indices must lie in [0, {dense.shape[0] - 1}] for a map of '
-                         f'batch {dense.shape[0]}; got range [{rois[:, 0].min().item():g}, '
-                         f'{rois[:, 0].max().item():g}]')
-    compute_dtype = _roi_align_dtype(dense)
-    align = RoIAlign(output_size=grid, spatial_scale=float(spatial_scale),
-                     sampling_ratio=int(sampling_ratio), aligned=aligned)
-    rois = rois.to(device=dense.device, dtype=compute_dtype)
-    out = align(dense.contiguous().to(compute_dtype), rois)
-    return out.flatten(2).transpose(1, 2).to(dense.dtype)  # K x D x g x g -> K x g^2 x D
-
-
-def _roi_align_dtype(dense: torch.Tensor) -> torch.dtype:
-    """mmcv's CPU RoIAlign takes float32 only; CUDA also takes half/double."""
-    if dense.device.type == 'cpu':
-        return torch.float32
-    return dense.dtype

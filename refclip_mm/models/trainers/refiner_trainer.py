@@ -3,14 +3,14 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmcv.ops import RoIAlign
 from mmengine.model import BaseModel
 
 from ...clip import build_image_tower
 from ...datasets.transforms import clip_image_preprocessor
 from ...registry import MODELS
+from ...utils.regions import check_sampling_ratio, crop_regions, region_tokens
 from ..frozen import FrozenModule, check_precision
-from ..losses import contaminant_mask, region_tokens
+from ..losses import contaminant_mask
 from .boxes import sample_local_boxes
 from .finite import FiniteLossMixin
 
@@ -103,7 +103,8 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         self.area_range = tuple(area_range)
         self.aspect_range = tuple(aspect_range)
         self.grid_size = grid_size
-        self.crop_sampling_ratio = crop_sampling_ratio
+        self.crop_sampling_ratio = check_sampling_ratio(
+            crop_sampling_ratio, 'model.crop_sampling_ratio')
         self.loss_dense = MODELS.build(loss_dense)
         self.loss_scd = MODELS.build(loss_scd) if loss_scd else None
         self.filter_contaminants = filter_contaminants
@@ -129,10 +130,7 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
 
     def crops(self, images: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
         """Cut ``rois`` (``K x 5``, pixels) out of ``images`` and resize each to the input size."""
-        size = images.shape[-2:]
-        align = RoIAlign(output_size=tuple(size), spatial_scale=1.0,
-                         sampling_ratio=self.crop_sampling_ratio, aligned=True)
-        return align(images.contiguous(), rois)
+        return crop_regions(images, rois, tuple(images.shape[-2:]), self.crop_sampling_ratio)
 
     def box_tokens(self, images: torch.Tensor, data_samples: Optional[Sequence] = None
                    ) -> Dict[str, torch.Tensor]:
