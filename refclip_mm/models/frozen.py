@@ -1,6 +1,7 @@
-"""Keep a frozen network beside a model without making it part of the model."""
+"""Frozen parts: a frozen network held beside a model (:class:`FrozenModule`), and frozen parts
+inside a model (:func:`freeze_parts` + :class:`FrozenPartsMixin`)."""
 import contextlib
-from typing import Any
+from typing import Any, Iterable, List, Sequence, Union
 
 import torch
 from torch import nn
@@ -23,6 +24,38 @@ def frozen_autocast(precision: str, device: torch.device):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+
+
+Part = Union[nn.Module, nn.Parameter]
+
+
+def freeze_parts(parts: Iterable[Part]) -> List[nn.Module]:
+    """Stop the gradients of ``parts``: every parameter of each module, and bare parameters
+    (a class token, a projection matrix) themselves.
+
+    Returns:
+        the modules among ``parts``, in order: the ones to keep in eval mode
+        (:class:`FrozenPartsMixin`).
+    """
+    parts = list(parts)
+    for part in parts:
+        part.requires_grad_(False)
+    return [part for part in parts if isinstance(part, nn.Module)]
+
+
+class FrozenPartsMixin:
+    """For an ``nn.Module`` with frozen parts: the modules listed in ``_frozen_modules`` (as
+    returned by :func:`freeze_parts`) stay in eval mode when ``train()`` is called, so their
+    dropout and normalisation statistics behave as in inference. Put it before the
+    ``nn.Module`` base class."""
+
+    _frozen_modules: Sequence[nn.Module] = ()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for module in self._frozen_modules:
+            module.eval()
+        return self
 
 
 class FrozenModule:
@@ -49,7 +82,8 @@ class FrozenModule:
     """
 
     def __init__(self, module: nn.Module):
-        self.module = module.eval().requires_grad_(False)
+        freeze_parts([module])
+        self.module = module.eval()
 
     def follow(self, tensor: torch.Tensor) -> nn.Module:
         """Move the module to ``tensor``'s device (no-op when already there); return it."""

@@ -46,3 +46,23 @@ def test_precision_names_are_checked():
     assert check_precision('bf16') == 'bf16'
     with pytest.raises(ValueError, match="my_key must be one of .*'fp16'.*got 'half'"):
         check_precision('half', 'my_key')
+
+
+def test_freeze_parts_and_the_mixin_keep_frozen_modules_in_eval():
+    from refclip_mm.models.frozen import FrozenPartsMixin, freeze_parts
+
+    class Net(FrozenPartsMixin, nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.body = nn.Dropout(0.5), nn.Linear(4, 4)
+            self.token = nn.Parameter(torch.zeros(4))
+            self.head = nn.Linear(4, 2)
+            self._frozen_modules = freeze_parts([self.token, self.stem, self.head])
+
+    net = Net().train()
+    assert net._frozen_modules == [net.stem, net.head]
+    assert not net.token.requires_grad and not net.head.weight.requires_grad
+    assert net.body.weight.requires_grad
+    assert net.training and net.body.training and not net.stem.training and not net.head.training
+    net.eval().train()
+    assert net.body.training and not net.head.training

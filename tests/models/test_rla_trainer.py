@@ -61,6 +61,20 @@ def test_teacher_crops_enlarge_around_the_box_and_stay_inside():
     torch.testing.assert_close(plain, enlarged, atol=1e-4, rtol=1e-4)  # same content: all bright
 
 
+def test_teacher_crop_sampling_is_an_option_with_default_2():
+    images = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    rois = torch.tensor([[0., 0., 0., 64., 64.]])  # shrunk 4x to 16 px
+    default, one = tiny(teacher_input_size=16), tiny(teacher_input_size=16, crop_sampling_ratio=1)
+    assert default.crop_sampling_ratio == 2
+    two = tiny(teacher_input_size=16, crop_sampling_ratio=2)
+    assert torch.equal(default.teacher_crop_embeddings(images, rois),
+                       two.teacher_crop_embeddings(images, rois))
+    assert not torch.allclose(default.teacher_crop_embeddings(images, rois),
+                              one.teacher_crop_embeddings(images, rois), atol=1e-3)
+    with pytest.raises(ValueError, match='model.crop_sampling_ratio'):
+        tiny(crop_sampling_ratio=-1)
+
+
 def test_regionclip_needs_concepts_of_the_right_dimension(tmp_path):
     clip = build_clip(TINY_OPENAI_ARCH)
     path = tmp_path / 'concepts.pth'

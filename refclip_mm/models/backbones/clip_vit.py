@@ -10,6 +10,7 @@ from torch import nn
 
 from ...clip import DENSE_MODES, build_image_tower
 from ...registry import MODELS
+from ..frozen import FrozenPartsMixin, freeze_parts
 
 PYRAMID_SCALES = (4, 2, 1, 0.5)
 
@@ -54,7 +55,7 @@ class SimpleFeaturePyramid(nn.Module):
 
 
 @MODELS.register_module()
-class CLIPViT(BaseModule):
+class CLIPViT(FrozenPartsMixin, BaseModule):
     """CLIP ViT backbone with dense CLIP features, for mmdet and mmseg.
 
     Outputs a tuple: one ``B x C x h x w`` map per ``out_indices`` entry (block
@@ -181,22 +182,12 @@ class CLIPViT(BaseModule):
                 frozen += tower.stem_modules() + list(tower.blocks[:frozen_stages])
             if frozen_stages == depth:
                 frozen += tower.head_modules()
-        for part in frozen:
-            params = [part] if isinstance(part, nn.Parameter) else part.parameters()
-            for param in params:
-                param.requires_grad_(False)
-        return [m for m in frozen if isinstance(m, nn.Module)]
+        return freeze_parts(frozen)
 
     @property
     def tower_frozen(self) -> bool:
         """True when no tower parameter is trainable (the tower then runs without autograd)."""
         return not any(p.requires_grad for p in self.tower.parameters())
-
-    def train(self, mode: bool = True) -> 'CLIPViT':
-        super().train(mode)
-        for module in self._frozen_modules:
-            module.eval()
-        return self
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Images ``B x 3 x H x W`` -> tuple of maps (see the class docstring)."""

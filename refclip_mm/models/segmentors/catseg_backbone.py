@@ -5,6 +5,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ..backbones.clip_vit import CLIPViT
+from ..frozen import freeze_parts
 
 FINETUNE_MODES = ('none', 'attention', 'all')
 
@@ -38,10 +39,9 @@ class CatSegCLIPViT(CLIPViT):
 
     def _freeze_for(self, finetune: str) -> List[nn.Module]:
         tower = self.tower
-        for param in tower.parameters():
-            param.requires_grad_(False)
+        frozen = freeze_parts([tower])  # all of it; the fine-tuned parts are switched back on
         if finetune == 'none':
-            return [tower]
+            return frozen
         trainable = []
         for index, block in enumerate(tower.blocks):
             if finetune == 'all':
@@ -53,6 +53,5 @@ class CatSegCLIPViT(CLIPViT):
                                 "module: finetune='attention' is not supported for it")
             trainable.append(attn)
         for module in trainable:
-            for param in module.parameters():
-                param.requires_grad_(True)
-        return [m for m in tower.stem_modules() + tower.head_modules() if isinstance(m, nn.Module)]
+            module.requires_grad_(True)
+        return freeze_parts(tower.stem_modules() + tower.head_modules())  # kept in eval mode

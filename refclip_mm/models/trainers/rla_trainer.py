@@ -6,13 +6,13 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from mmcv.ops import RoIAlign
 from mmengine.model import BaseModel
 
 from ...clip import build_image_tower, load_class_embeddings
 from ...datasets.transforms import clip_image_preprocessor
 from ...registry import MODELS
-from ..frozen import FrozenModule
+from ...utils.regions import check_sampling_ratio, crop_regions
+from ..frozen import FrozenModule, FrozenPartsMixin, freeze_parts
 from .finite import FiniteLossMixin
 
 RLA_KINDS = {'CLIPSelfLoss': 'clipself', 'RegionCLIPLoss': 'regionclip'}
@@ -40,7 +40,7 @@ LossTerm = Callable[[RLABatch], Dict[str, torch.Tensor]]
 
 
 @MODELS.register_module()
-class RLATrainer(FiniteLossMixin, BaseModel):
+class RLATrainer(FiniteLossMixin, FrozenPartsMixin, BaseModel):
     """Fine-tune a CLIP image tower with CLIPSelf or RegionCLIP (METHOD.md section 5).
 
     The student tower trains all its blocks; its stem (patch and position
@@ -66,6 +66,9 @@ class RLATrainer(FiniteLossMixin, BaseModel):
             image embedding (default: the tower's native size, 224 for B/16).
         crop_enlarge: the teacher's crop is the box enlarged by this factor
             around its centre (1.0 for patches, 1.5 for proposals).
+        crop_sampling_ratio: RoIAlign sampling points per output pixel when
+            cutting the teacher's crops out of the images (2: each output pixel
+            averages 2 x 2 bilinear samples; 1 = bilinear resize).
         grad_checkpointing: recompute the student's activations in backward.
         data_preprocessor: normalisation (OpenAI CLIP mean/std, BGR->RGB).
     """
@@ -79,6 +82,7 @@ class RLATrainer(FiniteLossMixin, BaseModel):
                  dense_mode: str = 'value',
                  teacher_input_size: Optional[int] = None,
                  crop_enlarge: float = 1.0,
+                 crop_sampling_ratio: int = 2,
                  grad_checkpointing: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
@@ -92,7 +96,8 @@ class RLATrainer(FiniteLossMixin, BaseModel):
         self.student = build_image_tower(clip_model, pretrained, checkpoint_prefix=checkpoint_prefix)
         self.initial_tower = FrozenModule(copy.deepcopy(self.student))
         self.student.set_grad_checkpointing(grad_checkpointing)
-        self.frozen_parts = self._freeze_stem_and_head()
+        self._frozen_modules = freeze_parts(self.student.stem_modules() +
+                                            self.student.head_modules())
         self.patch_size = self.student.patch_size
         self.dense_mode = dense_mode
         native = self.student.native_grid
@@ -100,6 +105,8 @@ class RLATrainer(FiniteLossMixin, BaseModel):
         if crop_enlarge < 1.0:
             raise ValueError(f'crop_enlarge must be >= 1, got {crop_enlarge}')
         self.crop_enlarge = crop_enlarge
+        self.crop_sampling_ratio = check_sampling_ratio(crop_sampling_ratio,
+                                                        'model.crop_sampling_ratio')
         self.loss_rla = MODELS.build(loss_rla)
         self.concept_names: List[str] = []
         if kind == 'regionclip':
@@ -107,14 +114,6 @@ class RLATrainer(FiniteLossMixin, BaseModel):
         elif concepts is not None:
             raise ValueError('concepts are only used by RegionCLIPLoss')
         self._loss_terms: 'OrderedDict[str, LossTerm]' = OrderedDict()
-
-    def _freeze_stem_and_head(self) -> List[torch.nn.Module]:
-        parts = self.student.stem_modules() + self.student.head_modules()
-        for part in parts:
-            params = [part] if isinstance(part, torch.nn.Parameter) else part.parameters()
-            for param in params:
-                param.requires_grad_(False)
-        return [p for p in parts if isinstance(p, torch.nn.Module)]
 
     def _load_concepts(self, path: Optional[str]) -> None:
         if path is None:
@@ -129,12 +128,6 @@ class RLATrainer(FiniteLossMixin, BaseModel):
         self.concept_names = list(concepts.names)
         self.register_buffer('concept_embeddings',
                              F.normalize(concepts.embeddings.float(), dim=-1), persistent=False)
-
-    def train(self, mode: bool = True) -> 'RLATrainer':
-        super().train(mode)
-        for module in self.frozen_parts:
-            module.eval()
-        return self
 
     # ------------------------------------------------------------ extension point
     def add_loss_term(self, name: str, term: LossTerm) -> None:
@@ -166,9 +159,7 @@ class RLATrainer(FiniteLossMixin, BaseModel):
             limit = boxes.new_tensor([w, h])
             boxes[:, 1:3] = (centre - half).clamp(min=0)
             boxes[:, 3:5] = torch.minimum(centre + half, limit)
-        size = self.teacher_input_size
-        crops = RoIAlign(output_size=(size, size), spatial_scale=1.0, sampling_ratio=2,
-                         aligned=True)(images.contiguous(), boxes)
+        crops = crop_regions(images, boxes, self.teacher_input_size, self.crop_sampling_ratio)
         return self.initial_tower('encode_image', crops, normalize=True)
 
     @staticmethod
