@@ -9,9 +9,8 @@ clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP file or converted tow
 class_embeddings = 'data/embeddings/coco_vit-b16-openai.pth'  # tools/build_text_embeddings.py --dataset coco
 data_root = 'data/coco/'  # annotations/ from tools/prepare_ov_coco.py, train2017/, val2017/
 # ------------------------------------------------------------------------------------------
-image_size = (640, 640)
 model = dict(
-    data_preprocessor=dict(fixed_size=image_size),  # pads every batch to image_size
+    data_preprocessor=dict(fixed_size={{_base_.image_size}}),  # pads every batch to the data's image_size
     backbone=dict(clip_model='ViT-B-16-quickgelu', pretrained=clip_pretrained, out_indices=(3, 5, 7, 11),
                   frozen_stages=12),
     neck=dict(in_channels=[768] * 4),
@@ -19,25 +18,8 @@ model = dict(
                                  class_names={{_base_.ov_coco_classes}},
                                  novel_classes={{_base_.ov_coco_novel_classes}},
                                  clip_temperature=75.0, alpha=0.1, beta=0.8)))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomResize', scale=image_size, ratio_range=(0.1, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_type='absolute_range', crop_size=image_size,
-         recompute_bbox=True, allow_negative_crop=True),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
-train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017_ov_all.json')
 test_evaluator = val_evaluator

@@ -1,9 +1,7 @@
-# F-ViT (Faster R-CNN) on OV-COCO, ViT-L-14-quickgelu backbone, 896 px, 3 epochs, 8 GPUs x 8 images.
+# F-ViT (Faster R-CNN) on OV-COCO, ViT-L-14-quickgelu backbone, 896 px, 3 epochs, 8 GPUs x 8 images:
+# fvit-faster-rcnn_vit-b16-openai_8xb8-3e_ov-coco-640.py with another tower and image size.
 # Metric: box AP50 on the 17 novel classes (coco/novel_ap50). See docs/detection.md.
-_base_ = [
-    '../_base_/fvit/fvit_faster-rcnn.py', '../_base_/fvit/ov_coco_detection.py',
-    '../_base_/fvit/schedule_ov_coco_3e.py', '../_base_/fvit/default_runtime_det.py'
-]
+_base_ = ['./fvit-faster-rcnn_vit-b16-openai_8xb8-3e_ov-coco-640.py']
 # ---- paths to edit: the only lines a run on your machine needs changed -------------------
 clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP file or converted tower
 class_embeddings = 'data/embeddings/coco_vit-l14-openai.pth'  # tools/build_text_embeddings.py --dataset coco
@@ -15,30 +13,15 @@ model = dict(
     backbone=dict(clip_model='ViT-L-14-quickgelu', pretrained=clip_pretrained, out_indices=(6, 10, 14, 23),
                   frozen_stages=24),
     neck=dict(in_channels=[1024] * 4),
-    roi_head=dict(bbox_head=dict(class_embeddings=class_embeddings,
-                                 class_names={{_base_.ov_coco_classes}},
-                                 novel_classes={{_base_.ov_coco_novel_classes}},
-                                 clip_temperature=75.0, alpha=0.1, beta=0.8)))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='RandomResize', scale=image_size, ratio_range=(0.1, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_type='absolute_range', crop_size=image_size,
-         recompute_bbox=True, allow_negative_crop=True),
-    dict(type='FilterAnnotations', min_gt_bbox_wh=(1e-2, 1e-2)),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
+    roi_head=dict(bbox_head=dict(class_embeddings=class_embeddings)))
+# the B/16 config's pipelines, their image sizes (`scale` of the resizes, `crop_size` of the crop)
+# set to image_size
+train_pipeline = [dict(t, **{k: image_size for k in ('scale', 'crop_size') if k in t})
+                  for t in _base_.train_pipeline]
+test_pipeline = [dict(t, **{k: image_size for k in ('scale', 'crop_size') if k in t})
+                 for t in _base_.test_pipeline]
 train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017_ov_all.json')
 test_evaluator = val_evaluator
-default_hooks = dict(checkpoint=dict(save_best='coco/novel_ap50', rule='greater'))

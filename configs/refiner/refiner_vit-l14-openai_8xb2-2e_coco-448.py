@@ -5,6 +5,5 @@ clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP weight file (docs/tow
 data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
 # ------------------------------------------------------------------------------------------
 clip_model = 'ViT-L-14-quickgelu'  # OpenAI weights use QuickGELU
-model = dict(clip_model=clip_model, pretrained=clip_pretrained,
-             refiner=dict(type='Refiner', depth=2, num_heads=12, mlp_ratio=4.0))
+model = dict(clip_model=clip_model, pretrained=clip_pretrained, refiner=dict(num_heads=12))
 train_dataloader = dict(dataset=dict(data_root=data_root))

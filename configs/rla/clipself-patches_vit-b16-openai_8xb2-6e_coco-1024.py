@@ -1,21 +1,13 @@
 # Stage 2, RLA only: clipself-patches fine-tuning of ViT-B-16-quickgelu (METHOD.md section 5).
 _base_ = [
+    '../_base_/models/rla_vit-b16-openai.py',
     '../_base_/datasets/coco_rla_patches_1024.py',
     '../_base_/schedules/rla_6e.py',
-    '../_base_/default_runtime.py',
+    '../_base_/default_runtime_rla.py',
 ]
 # ---- paths to edit: the only lines a run on your machine needs changed -------------------
 clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP weight file (docs/towers.md)
 data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
 # ------------------------------------------------------------------------------------------
-clip_model = 'ViT-B-16-quickgelu'
-model = dict(
-    type='RLATrainer',
-    clip_model=clip_model,
-    pretrained=clip_pretrained,
-    loss_rla=dict(type='CLIPSelfLoss'),
-    dense_mode='value',
-    crop_enlarge=1.0,
-    grad_checkpointing=True)
+model = dict(pretrained=clip_pretrained, loss_rla=dict(type='CLIPSelfLoss'))
 train_dataloader = dict(dataset=dict(data_root=data_root))
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))

@@ -8,10 +8,6 @@ data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
 clip_model = 'ViT-L-14-quickgelu'
 model = dict(clip_model=clip_model, pretrained=clip_pretrained)
 image_size = 896  # a multiple of the patch size 14
-train_pipeline = [
-    dict(type='LoadImageChecked', on_unreadable='raise'),
-    dict(type='ResizeLongestSidePad', size=image_size),
-    dict(type='RandomGridBoxes', max_split=6, max_boxes=20),
-    dict(type='PackImageInputs'),
-]
+# the B/16 config's pipeline, its image size (the `size` of ResizeLongestSidePad) set to image_size
+train_pipeline = [dict(t, size=image_size) if 'size' in t else t for t in _base_.train_pipeline]
 train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))

@@ -9,10 +9,6 @@ proposal_file = 'proposals/train2017_proposals.json'  # under data_root; tools/m
 clip_model = 'ViT-L-14-quickgelu'
 model = dict(clip_model=clip_model, pretrained=clip_pretrained)
 image_size = 896  # a multiple of the patch size 14
-train_pipeline = [
-    dict(type='LoadImageChecked', on_unreadable='raise'),
-    dict(type='LoadRegionProposals', max_proposals=20),
-    dict(type='ResizeLongestSidePad', size=image_size),
-    dict(type='PackImageInputs'),
-]
+# the B/16 config's pipeline, its image size (the `size` of ResizeLongestSidePad) set to image_size
+train_pipeline = [dict(t, size=image_size) if 'size' in t else t for t in _base_.train_pipeline]
 train_dataloader = dict(dataset=dict(data_root=data_root, proposal_file=proposal_file, pipeline=train_pipeline))

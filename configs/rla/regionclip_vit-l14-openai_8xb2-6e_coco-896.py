@@ -9,10 +9,6 @@ concepts = 'data/coco/annotations/concepts_train2017_vit-l14-openai.pth'  # buil
 clip_model = 'ViT-L-14-quickgelu'
 model = dict(clip_model=clip_model, pretrained=clip_pretrained, concepts=concepts)
 image_size = 896  # a multiple of the patch size 14
-train_pipeline = [
-    dict(type='LoadImageChecked', on_unreadable='raise'),
-    dict(type='ResizeLongestSidePad', size=image_size),
-    dict(type='RandomGridBoxes', max_split=6, max_boxes=20),
-    dict(type='PackImageInputs'),
-]
+# the B/16 config's pipeline, its image size (the `size` of ResizeLongestSidePad) set to image_size
+train_pipeline = [dict(t, size=image_size) if 'size' in t else t for t in _base_.train_pipeline]
 train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))

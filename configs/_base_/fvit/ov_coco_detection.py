@@ -1,5 +1,6 @@
 # OV-COCO (48 base / 17 novel) from tools/prepare_ov_coco.py; training drops novel instances.
-# Leaf configs set data_root and image_size and re-state the paths that use them.
+# Leaf configs set data_root and re-state the paths that use it; another image size: see the
+# L/14 configs (their pipelines are these with image_size replaced).
 dataset_type = 'OVCocoDataset'
 data_root = 'data/coco/'
 image_size = (640, 640)
