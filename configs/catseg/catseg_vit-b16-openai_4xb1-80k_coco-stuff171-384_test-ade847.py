@@ -12,7 +12,5 @@ _base_ = [
 test_class_embeddings = 'data/catseg_text/vit-b16-openai_ade847.pth'  # tools/build_text_embeddings.py
 data_root = 'data/ADE20K_2021_17_01'  # tools/prepare_ade20k_847.py
 # ------------------------------------------------------------------------------------------
-model = dict(
-    backbone=dict(pretrained=None),  # the trained tower comes with --checkpoint
-    decode_head=dict(class_embeddings=None, test_class_embeddings=test_class_embeddings))
+model = dict(decode_head=dict(test_class_embeddings=test_class_embeddings))
 test_dataloader = dict(dataset=dict(data_root=data_root))

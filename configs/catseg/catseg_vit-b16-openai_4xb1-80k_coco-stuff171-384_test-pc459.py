@@ -12,7 +12,5 @@ _base_ = [
 test_class_embeddings = 'data/catseg_text/vit-b16-openai_pc459.pth'  # tools/build_text_embeddings.py
 data_root = 'data/VOCdevkit/VOC2010'  # tools/prepare_pascal_context_459.py
 # ------------------------------------------------------------------------------------------
-model = dict(
-    backbone=dict(pretrained=None),  # the trained tower comes with --checkpoint
-    decode_head=dict(class_embeddings=None, test_class_embeddings=test_class_embeddings))
+model = dict(decode_head=dict(test_class_embeddings=test_class_embeddings))
 test_dataloader = dict(dataset=dict(data_root=data_root))

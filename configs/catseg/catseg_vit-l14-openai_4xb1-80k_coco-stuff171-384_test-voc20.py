@@ -12,7 +12,5 @@ _base_ = [
 test_class_embeddings = 'data/catseg_text/vit-l14-openai_voc20.pth'  # tools/build_text_embeddings.py
 data_root = 'data/VOCdevkit/VOC2012'  # VOC2012
 # ------------------------------------------------------------------------------------------
-model = dict(
-    backbone=dict(pretrained=None),  # the trained tower comes with --checkpoint
-    decode_head=dict(class_embeddings=None, test_class_embeddings=test_class_embeddings))
+model = dict(decode_head=dict(test_class_embeddings=test_class_embeddings))
 test_dataloader = dict(dataset=dict(data_root=data_root))

@@ -6,17 +6,15 @@
 # Other paths: --cfg-options model.roi_head.bbox_head.class_embeddings=... \
 #     train_dataloader.dataset.data_root=... val_dataloader.dataset.data_root=... \
 #     test_dataloader.dataset.data_root=... val_evaluator.ann_file=... test_evaluator.ann_file=...
-_base_ = ['../_base_/fvit/fvit_faster-rcnn.py', '../_base_/fvit/default_runtime_det.py']
+_base_ = [
+    '../_base_/fvit/fvit_faster-rcnn.py', '../_base_/models/clip_tiny.py',
+    '../_base_/fvit/default_runtime_det.py'
+]
 # ---- the three things to edit ------------------------------------------------------------
 clip_weights = None  # tiny CLIP weight file (refclip_mm.clip.save_tiny_clip); None: random
 class_embeddings = 'data/demo/class_embeddings_tiny.pth'
 data_root = 'data/demo/'
 # ------------------------------------------------------------------------------------------
-tiny_clip = dict(  # same as refclip_mm.clip.tiny.TINY_OPENAI_ARCH
-    embed_dim=32,
-    quick_gelu=True,
-    vision_cfg=dict(image_size=32, layers=3, width=64, head_width=16, patch_size=8),
-    text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=2))
 classes = (
     'red square', 'green square', 'blue square', 'yellow square', 'red circle', 'green circle',
     'blue circle', 'yellow circle', 'red triangle', 'green triangle', 'blue triangle',
@@ -30,7 +28,7 @@ norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     data_preprocessor=dict(pad_size_divisor=16),
     backbone=dict(
-        clip_model=dict(_delete_=True, **tiny_clip), pretrained=clip_weights, out_indices=(0, 1, 2),
+        clip_model=dict(_delete_=True, **_base_.tiny_clip), pretrained=clip_weights, out_indices=(0, 1, 2),
         pyramid_scales=(2, 1, 0.5), pyramid_norm_cfg=norm_cfg, frozen_stages=3),
     neck=dict(in_channels=[64, 64, 64], out_channels=32, num_outs=4, norm_cfg=norm_cfg),
     rpn_head=dict(

@@ -1,6 +1,8 @@
 # Cat-Seg-style open-vocabulary segmentor on a CLIP ViT-B/16 (METHOD.md section 6).
-# Set model.backbone.pretrained to the CLIP weight file (OpenAI weights: clip_model='ViT-B-16-quickgelu')
-# and the class-embedding files (tools/build_text_embeddings.py, same model and weights).
+# Training configs set model.backbone.pretrained to the CLIP weight file (OpenAI weights:
+# clip_model='ViT-B-16-quickgelu') and decode_head.class_embeddings to the training classes'
+# embedding file (tools/build_text_embeddings.py, same model and weights); test configs read the
+# tower from --checkpoint and set decode_head.test_class_embeddings.
 _base_ = ['../clip_normalization.py']
 crop_size = (384, 384)
 data_preprocessor = dict(
@@ -12,7 +14,7 @@ model = dict(
     backbone=dict(
         type='CatSegCLIPViT',
         clip_model='ViT-B-16-quickgelu',
-        pretrained='checkpoints/ViT-B-16-openai.pt',
+        pretrained=None,             # set by the training config
         out_indices=(3, 7),          # decoder guidance (Cat-Seg: layers 4 and 8 of B/16)
         finetune='attention',        # Cat-Seg fine-tunes CLIP's attention layers
         dense_mode='value'),
@@ -20,7 +22,7 @@ model = dict(
         type='CatSegOVHead',
         text_dim=512,
         guidance_channels=(768, 768),
-        class_embeddings='data/catseg_text/vit-b16-openai_coco-stuff171.pth',
+        class_embeddings=None,       # set by the training config
         test_class_embeddings=None,  # set per evaluation dataset
         embed_dims=128,
         appearance_dims=128,
