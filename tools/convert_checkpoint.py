@@ -1,7 +1,7 @@
 """Convert a stage-2 (RLA) checkpoint into backbone weights.
 
     python tools/convert_checkpoint.py STAGE2.pth OUT.pth [--format tower|open_clip]
-                                       [--initial CLIP_WEIGHTS --alpha 0.7]
+                                       [--initial CLIP_WEIGHTS --alpha 0.7] [--clip-model NAME]
 
 ``tower`` (default) writes ``visual.*`` keys that ``CLIPViT(pretrained=OUT.pth)``
 loads (F-ViT detectors and the segmentors use CLIPViT); ``open_clip`` writes a full
@@ -9,6 +9,10 @@ open_clip state dict (the text tower comes from --initial) that plain open_clip 
 ``open_clip.create_model('ViT-B-16-quickgelu', pretrained=OUT.pth)`` (or the model the
 stage-2 config trained, e.g. ``EVA02-B-16``). ``--alpha`` saves the weight average
 alpha*student + (1-alpha)*initial (0.7 for B/16, 0.95 for L/14).
+
+The student's keys are found through the package's one table of checkpoint layouts
+(``refclip_mm.utils.weight_layouts``); the output records its architecture (from the
+training config the checkpoint holds, or ``--clip-model``), the method and its source.
 """
 import argparse
 import os.path as osp
@@ -27,11 +31,16 @@ def main(argv=None):
     parser.add_argument('--format', choices=FORMATS, default='tower')
     parser.add_argument('--initial', help='the CLIP weights stage 2 started from')
     parser.add_argument('--alpha', type=float, help='weight of the fine-tuned tower in the average')
+    parser.add_argument('--clip-model', help='open_clip model name stage 2 trained, for a '
+                        'checkpoint that does not record its training config')
     args = parser.parse_args(argv)
     meta = convert_stage2_checkpoint(args.checkpoint, args.out, args.format, args.initial,
-                                     args.alpha)
+                                     args.alpha, clip_model=args.clip_model)
     averaged = f', averaged with alpha={args.alpha}' if args.alpha is not None else ''
-    print(f'wrote {args.out}: {meta["tensors"]} tensors in {args.format} format{averaged}')
+    method = meta['method'] or {}
+    trained = ' + '.join(str(v) for v in (method.get('rla'), method.get('scd')) if v)
+    print(f'wrote {args.out}: {meta["tensors"]} tensors in {args.format} format{averaged}'
+          + (f' ({trained})' if trained else ''))
     return meta
 
 

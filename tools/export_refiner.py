@@ -13,12 +13,13 @@ import sys
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.models.backbones.refiner_backbone import export_refiner
+from refclip_mm.models.refiner_file import export_refiner
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Export a trained Refiner')
-    parser.add_argument('checkpoint', help='stage-1 training checkpoint')
+    parser.add_argument('checkpoint', help='stage-1 training checkpoint (or a Refiner file of an '
+                        'earlier version, to rewrite in the current format)')
     parser.add_argument('out', help='output .pth file')
     args = parser.parse_args(argv)
     meta = export_refiner(args.checkpoint, args.out)

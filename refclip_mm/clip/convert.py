@@ -13,9 +13,12 @@ Accepted inputs (all read by :func:`refclip_mm.utils.checkpoint.load_checkpoint_
 * EVA-CLIP's original checkpoints (``visual.blocks.*``, ``visual.rope.*``,
   ``mlp.w1/w2/w3``, ...): the image keys are mapped to timm's ``Eva`` names
   with timm's own converter and prefixed with ``visual.trunk.``;
-* any checkpoint whose CLIP keys sit under a prefix: a stage-2 checkpoint of
-  this package (``student.visual.*``), a detector/segmentor checkpoint
-  (``backbone.tower.visual.*``), a DDP ``module.`` wrapper.
+* any checkpoint whose CLIP keys sit under a prefix: the package's own
+  training and model checkpoints (a stage-2 ``student.visual.*``, a stage-0
+  ``clip.image.visual.*`` / ``clip.text.text.*``, a detector/segmentor
+  ``backbone.tower.visual.*``: the table of
+  :mod:`refclip_mm.utils.weight_layouts`), a DDP ``module.`` wrapper, or
+  any other prefix (found from where the image tower's keys start).
 
 :func:`to_open_clip_state_dict` goes the other way: canonical keys -> the file
 ``open_clip.create_model(name, pretrained=file)`` loads.
@@ -27,13 +30,13 @@ import torch
 from torch import nn
 
 from ..utils.checkpoint import CheckpointError
+from ..utils.weight_layouts import clip_image_prefixes, layout_of_image_prefix, select_weights
 
 # keys that identify where the image tower starts (prefix detection)
 VISUAL_ANCHORS = ('visual.conv1.weight', 'visual.trunk.patch_embed.proj.weight',
                   'visual.patch_embed.proj.weight')
 # non-tensor bookkeeping entries of OpenAI / EVA files
 DROPPED_KEYS = ('input_resolution', 'context_length', 'vocab_size', 'text.attn_mask', 'attn_mask')
-PREFERRED_PREFIXES = ('student.', )
 
 
 def find_clip_prefixes(state_dict: Mapping[str, torch.Tensor]) -> List[str]:
@@ -51,8 +54,10 @@ def strip_clip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: Optional[s
     """Keep the CLIP keys of a state dict and strip the prefix they sit under.
 
     ``prefix`` (e.g. ``'backbone.'``, ``'student.'``) is stripped first if
-    given; then the remaining prefix of the image tower's keys is detected
-    (a stage-2 checkpoint's ``student.`` wins over other towers in the file).
+    given; then the remaining prefix of the image tower's keys is detected. If
+    several towers are found, the first of the package's layouts wins (a
+    stage-2 checkpoint's ``student.``); a prefix that belongs to one of those
+    layouts is mapped with its rules (a stage-0 checkpoint's text tower comes along).
     """
     if prefix:
         selected = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
@@ -67,7 +72,7 @@ def strip_clip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: Optional[s
         raise CheckpointError(f'{source} holds no CLIP image tower (no key ends with '
                               f'{" / ".join(VISUAL_ANCHORS)}); first keys: {some}')
     if len(prefixes) > 1:
-        preferred = [p for p in PREFERRED_PREFIXES if p in prefixes]
+        preferred = [p for p in clip_image_prefixes() if p in prefixes]
         if not preferred:
             raise CheckpointError(f'{source} holds several CLIP towers under prefixes {prefixes}; '
                                   'pass the one to load as checkpoint_prefix')
@@ -75,6 +80,9 @@ def strip_clip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: Optional[s
     found = prefixes[0]
     if not found:
         return OrderedDict(state_dict)
+    layout = layout_of_image_prefix(found)
+    if layout is not None:
+        return select_weights(state_dict, layout, source=source)
     return OrderedDict((k[len(found):], v) for k, v in state_dict.items() if k.startswith(found))
 
 

@@ -13,7 +13,7 @@ reads checkpoints through :func:`load_checkpoint_file`:
   ``torch.jit.load`` on the CPU and only their tensors are kept.
 
 :func:`extract_state_dict` unwraps ``state_dict``/``model``/``module``
-containers and ``module.`` prefixes; :func:`load_state_dict_checked` loads it
+containers and wrapper (``module.``) prefixes; :func:`load_state_dict_checked` loads it
 into a module and reports missing, unexpected and mis-shaped keys by name.
 """
 import importlib
@@ -26,6 +26,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 import numpy as np
 import torch
 from torch import nn
+
+from .weight_layouts import strip_wrapper
 
 SAFETENSORS_SUFFIXES = ('.safetensors', )
 MAX_KEYS_IN_MESSAGE = 8
@@ -163,7 +165,9 @@ def extract_state_dict(checkpoint: Any, prefix: Optional[str] = None) -> 'Ordere
     """Return the tensor state dict inside a loaded checkpoint.
 
     Unwraps nested ``state_dict``/``model``/``module`` containers and strips a
-    leading ``module.`` (DDP) from every key.
+    wrapper prefix (DDP's ``module.``, :data:`~refclip_mm.utils.weight_layouts.WRAPPER_PREFIXES`)
+    from every key. Which keys of a model hold which artifact's weights is
+    :mod:`refclip_mm.utils.weight_layouts`' business.
 
     Args:
         checkpoint: result of :func:`load_checkpoint_file`.
@@ -183,9 +187,7 @@ def extract_state_dict(checkpoint: Any, prefix: Optional[str] = None) -> 'Ordere
     for key, value in state.items():
         if not isinstance(value, torch.Tensor):
             continue
-        if key.startswith('module.'):
-            key = key[len('module.'):]
-        tensors[key] = value
+        tensors[strip_wrapper(key)] = value
     if prefix:
         selected = OrderedDict((k[len(prefix):], v) for k, v in tensors.items()
                                if k.startswith(prefix))

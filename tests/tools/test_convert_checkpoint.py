@@ -6,6 +6,7 @@ import sys
 import open_clip
 import pytest
 import torch
+from mmengine.config import Config
 
 from refclip_mm.clip import make_tiny_clip, tiny_arch
 from refclip_mm.clip.convert import to_open_clip_state_dict
@@ -27,10 +28,12 @@ def open_clip_names(tmp_path_factory):
 
 
 def _stage2_checkpoint(path, kind, seed):
-    """A stage-2 checkpoint as RLATrainer saves it: the student image tower under ``student.``."""
+    """A stage-2 checkpoint as RLATrainer saves it: the student image tower under ``student.``,
+    the training config (its CLIP architecture) in ``meta.cfg`` as mmengine's Runner records it."""
     student = make_tiny_clip(kind, seed=seed)
     state = {'student.' + k: v for k, v in student.state_dict().items() if k.startswith('visual.')}
-    torch.save(dict(state_dict=state, meta=dict(iter=6)), path)
+    cfg = Config(dict(model=dict(type='RLATrainer', clip_model=tiny_arch(kind)))).pretty_text
+    torch.save(dict(state_dict=state, meta=dict(iter=6, cfg=cfg)), path)
     return student
 
 

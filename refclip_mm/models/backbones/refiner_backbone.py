@@ -4,65 +4,9 @@ from typing import Any, Optional, Tuple
 import torch
 
 from ...registry import MODELS
-from ...utils.atomic import atomic_torch_save
-from ...utils.checkpoint import extract_state_dict, load_checkpoint_file, load_state_dict_checked
+from ...utils.checkpoint import load_state_dict_checked
+from ..refiner_file import export_refiner, read_refiner_file  # noqa: F401 (re-exported)
 from .clip_vit import CLIPViT
-
-
-def read_refiner_file(path: str) -> Tuple[dict, dict]:
-    """Read a Refiner from an exported file or a stage-1 checkpoint.
-
-    Returns:
-        ``(state_dict, refiner_cfg)``: the Refiner's tensors (keys without the
-        ``refiner.`` prefix) and its config (``dim``, ``depth``, ``num_heads``,
-        ``mlp_ratio``) as far as the file records it, plus ``token_space``
-        (``'projected'`` or ``'width'``: where in the tower it refines; pop it
-        before building the :class:`Refiner`).
-    """
-    ckpt = load_checkpoint_file(path)
-    meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-    if isinstance(meta, dict) and 'refiner_cfg' in meta:  # tools/export_refiner.py output
-        cfg = dict(meta['refiner_cfg'])
-        cfg.setdefault('token_space', meta.get('token_space', 'projected'))
-        return extract_state_dict(ckpt), cfg
-    state = extract_state_dict(ckpt, prefix='refiner.')  # a stage-1 training checkpoint
-    cfg = {}
-    if isinstance(meta, dict) and isinstance(meta.get('cfg'), str):
-        from mmengine.config import Config
-        model_cfg = Config.fromstring(meta['cfg'], '.py').get('model', {})
-        cfg = dict(model_cfg.get('refiner', {}))
-        cfg['token_space'] = model_cfg.get('token_space', 'projected')
-    cfg.pop('type', None)
-    cfg.setdefault('token_space', 'projected')
-    cfg.setdefault('dim', state['out.weight'].shape[0])
-    cfg.setdefault('depth', len({k.split('.')[1] for k in state if k.startswith('blocks.')}))
-    return state, cfg
-
-
-def export_refiner(checkpoint: str, out_path: str) -> dict:
-    """Write the Refiner of a stage-1 checkpoint as a standalone file.
-
-    The file holds ``state_dict`` (the Refiner's tensors) and ``meta`` with
-    ``refiner_cfg`` (dim, depth, num_heads, mlp_ratio), the CLIP tower it was
-    trained on (``clip_model``, ``dense_mode``, ``token_space``) and the
-    source checkpoint; it is read by :class:`RefinerBackbone`, by stage 2 and
-    by :func:`read_refiner_file`. Written atomically.
-
-    Returns:
-        the ``meta`` dict written.
-    """
-    state, cfg = read_refiner_file(checkpoint)
-    ckpt_meta = load_checkpoint_file(checkpoint).get('meta', {})
-    model_cfg = {}
-    if isinstance(ckpt_meta.get('cfg'), str):
-        from mmengine.config import Config
-        model_cfg = Config.fromstring(ckpt_meta['cfg'], '.py').get('model', {}).to_dict()
-    cfg.pop('token_space', None)
-    meta = dict(refiner_cfg=cfg, source=str(checkpoint), iter=ckpt_meta.get('iter'),
-                clip_model=model_cfg.get('clip_model'), dense_mode=model_cfg.get('dense_mode', 'value'),
-                token_space=model_cfg.get('token_space', 'projected'))
-    atomic_torch_save(dict(state_dict=dict(state), meta=meta), out_path)
-    return meta
 
 
 @MODELS.register_module()
@@ -74,9 +18,10 @@ class RefinerBackbone(CLIPViT):
     ``B x D x h x w``. The tower and the Refiner are frozen.
 
     Args:
-        refiner_checkpoint: a file written by ``tools/export_refiner.py`` or a
-            stage-1 training checkpoint; ``None`` builds an untrained
-            (identity) Refiner from ``refiner``.
+        refiner_checkpoint: a Refiner file (``tools/export_refiner.py``; its
+            metadata gives the Refiner's shape and token space, see
+            :mod:`refclip_mm.models.refiner_file`); ``None`` builds an
+            untrained (identity) Refiner from ``refiner``.
         refiner: Refiner options (``depth``, ``num_heads``, ``mlp_ratio``);
             values recorded in the checkpoint are used, and a config value
             that contradicts them is an error.

@@ -9,6 +9,10 @@ from mmengine.model import BaseModel
 from ...clip import build_clip
 from ...datasets.transforms import clip_image_preprocessor
 from ...registry import MODELS
+from ...utils.artifact import (artifact_meta, clip_dims, meta_of, plain, recorded_model_cfg,
+                               save_artifact)
+from ...utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
+from ...utils.weight_layouts import select_weights
 from .finite import FiniteLossMixin
 
 
@@ -36,35 +40,48 @@ def towers_state_dict(state: Mapping[str, torch.Tensor], prefix: str = ''
                       ) -> 'OrderedDict[str, torch.Tensor]':
     """:class:`CLIPTowers` weights (keys under ``prefix``, e.g. ``'clip.'`` in a stage-0
     checkpoint) in the canonical layout ``visual.*``, ``text.*``, ``logit_scale`` that
-    :func:`refclip_mm.clip.build_clip` loads.
+    :func:`refclip_mm.clip.build_clip` loads (the ``clip_towers`` layout of
+    :mod:`refclip_mm.utils.weight_layouts`).
 
     Raises:
         ValueError: no key under ``prefix`` belongs to an image tower.
     """
-    out = OrderedDict()
-    for key, value in state.items():
-        if not key.startswith(prefix):
-            continue
-        key = key[len(prefix):]
-        if key.startswith('image.'):
-            out[key[len('image.'):]] = value
-        elif key.startswith('text.text.'):
-            out[key[len('text.'):]] = value
-        elif key == 'logit_scale':
-            out[key] = value
+    try:
+        out = select_weights(state, 'clip_towers', under=prefix)
+    except CheckpointError as err:
+        out, reason = {}, f' ({err})'
+    else:
+        reason = ''
     if not any(k.startswith('visual.') for k in out):
         raise ValueError(f'no CLIP image-tower keys under {prefix!r} (expected '
-                         f'{prefix}image.visual.*); is this a stage-0 checkpoint?')
+                         f'{prefix}image.visual.*); is this a stage-0 checkpoint?' + reason)
     return out
 
 
-def export_stage0_checkpoint(checkpoint: str, out_path: str) -> 'OrderedDict[str, torch.Tensor]':
-    """Write the CLIP of a stage-0 (``ContrastiveCLIPTrainer``) checkpoint as a CLIP weight file."""
-    from ...utils.atomic import atomic_torch_save
-    from ...utils.checkpoint import extract_state_dict, load_checkpoint_file
-    state = towers_state_dict(extract_state_dict(load_checkpoint_file(checkpoint)), 'clip.')
-    atomic_torch_save(state, out_path)
-    return state
+def export_stage0_checkpoint(checkpoint: str, out_path: str) -> dict:
+    """Write the CLIP of a stage-0 (``ContrastiveCLIPTrainer``) checkpoint as a CLIP file.
+
+    The file is an artifact of kind ``'clip'`` (:mod:`refclip_mm.utils.artifact`): the
+    canonical ``visual.*`` / ``text.*`` / ``logit_scale`` weights every CLIP loader takes,
+    and ``meta`` with ``clip_model`` (the open_clip name or architecture dict it was
+    trained as, from the training config the checkpoint records), ``embed_dim``,
+    ``source`` and ``iter``. Written atomically.
+
+    Returns:
+        the ``meta`` written.
+    """
+    loaded = load_checkpoint_file(checkpoint)
+    state = towers_state_dict(extract_state_dict(loaded), 'clip.')
+    model_cfg = recorded_model_cfg(loaded, repr(checkpoint)) or {}
+    clip_model = model_cfg.get('clip_model')
+    if clip_model is None:
+        raise ValueError(f'{checkpoint!r} does not record the CLIP architecture it trained (no '
+                         'model.clip_model in the training config of its meta.cfg)')
+    meta = artifact_meta('clip', checkpoint, clip_model=plain(clip_model),
+                         embed_dim=clip_dims(clip_model)['embed_dim'],
+                         iter=meta_of(loaded).get('iter'))
+    save_artifact(out_path, state, meta)
+    return meta
 
 
 @MODELS.register_module()
@@ -74,7 +91,7 @@ class ContrastiveCLIPTrainer(FiniteLossMixin, BaseModel):
     Both towers and the temperature train. Each data sample carries its caption
     in ``metainfo['caption']``; captions are tokenized with the model's
     tokenizer. ``tools/toyworld.py`` exports the result with
-    :func:`towers_state_dict` as an ordinary CLIP weight file.
+    :func:`export_stage0_checkpoint` as a CLIP file.
 
     Args:
         clip_model: open_clip model name or architecture dict.

@@ -1,24 +1,50 @@
-"""Turn a stage-2 checkpoint into weights for CLIPViT / F-ViT / the segmentor, or open_clip."""
+"""Turn a stage-2 checkpoint into a tower file for CLIPViT / F-ViT / the segmentor, or open_clip.
+
+The file is an artifact of kind ``'tower'`` (:mod:`refclip_mm.utils.artifact`):
+``state_dict`` (``visual.*``, or a complete open_clip state dict) and ``meta`` with
+``clip_model`` / ``embed_dim`` (the architecture stage 2 trained), ``format``,
+``method`` (RLA loss and SCD variant, when the checkpoint records its config),
+``alpha``, ``initial``, ``source`` and ``iter``.
+"""
+import inspect
 from collections import OrderedDict
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import torch
 
 from ...clip import read_clip_state_dict
 from ...clip.convert import to_open_clip_state_dict
-from ...utils.atomic import atomic_torch_save
+from ...utils.artifact import (artifact_meta, clip_dims, meta_of, plain, recorded_config,
+                               save_artifact)
 from ...utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
+from ...utils.weight_layouts import select_weights
 
 FORMATS = ('tower', 'open_clip')
+RLA_NAMES = {'CLIPSelfLoss': 'CLIPSelf', 'RegionCLIPLoss': 'RegionCLIP'}
 
 
-def student_tower_state(checkpoint: str) -> 'OrderedDict[str, torch.Tensor]':
-    """The fine-tuned image tower of a stage-2 checkpoint, keys ``visual.*``."""
-    state = extract_state_dict(load_checkpoint_file(checkpoint), prefix='student.')
-    if not any(k.startswith('visual.') for k in state):
-        raise CheckpointError(f'{checkpoint!r} has no student.visual.* weights: is it a stage-2 '
-                              '(RLATrainer) checkpoint?')
-    return state
+def student_tower_state(checkpoint: Any, source: Optional[str] = None
+                        ) -> 'OrderedDict[str, torch.Tensor]':
+    """The fine-tuned image tower of a stage-2 checkpoint (a path or a loaded file), keys ``visual.*``."""
+    if isinstance(checkpoint, str):
+        source, checkpoint = source or repr(checkpoint), load_checkpoint_file(checkpoint)
+    return select_weights(extract_state_dict(checkpoint), 'stage2', source=source or 'checkpoint')
+
+
+def stage2_method(cfg: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """What a stage-2 training config trained: ``rla`` (``'CLIPSelf'`` / ``'RegionCLIP'``),
+    ``scd`` (``None``, ``'SC-RLA'`` or ``'R-SC-RLA'``) and the SCD ``refiner`` file;
+    ``None`` without a config."""
+    if not cfg:
+        return None
+    from .rla_trainer import RLATrainer
+    default_loss = inspect.signature(RLATrainer.__init__).parameters['loss_rla'].default
+    loss = str(dict((cfg.get('model') or {}).get('loss_rla') or default_loss).get('type', ''))
+    hooks = [h for h in cfg.get('custom_hooks') or []
+             if str(h.get('type', '')).split('.')[-1] == 'SCDDistillHook']
+    refiner = hooks[0].get('refiner') if hooks else None
+    return dict(rla=RLA_NAMES.get(loss.split('.')[-1], loss),
+                scd=None if not hooks else 'R-SC-RLA' if refiner else 'SC-RLA', refiner=refiner)
 
 
 def average_with_initial(student: Dict[str, torch.Tensor], initial: Dict[str, torch.Tensor],
@@ -41,8 +67,9 @@ def average_with_initial(student: Dict[str, torch.Tensor], initial: Dict[str, to
 
 
 def convert_stage2_checkpoint(checkpoint: str, out_path: str, fmt: str = 'tower',
-                              initial: Optional[str] = None, alpha: Optional[float] = None) -> dict:
-    """Write the stage-2 student tower in a loadable form.
+                              initial: Optional[str] = None, alpha: Optional[float] = None,
+                              clip_model: Any = None) -> dict:
+    """Write the stage-2 student tower as a tower file (atomically).
 
     Args:
         checkpoint: stage-2 training checkpoint (keys ``student.visual.*``).
@@ -56,13 +83,23 @@ def convert_stage2_checkpoint(checkpoint: str, out_path: str, fmt: str = 'tower'
             and for ``'open_clip'``).
         alpha: if given, save ``alpha * student + (1 - alpha) * initial``
             (0.7 for B/16, 0.95 for L/14).
+        clip_model: the architecture stage 2 trained (open_clip name or arch dict); by
+            default the one the checkpoint's recorded training config names.
 
     Returns:
-        a summary dict (format, number of tensors, alpha).
+        the ``meta`` written, plus ``tensors`` (the number of tensors written).
     """
     if fmt not in FORMATS:
         raise ValueError(f'format must be one of {FORMATS}, got {fmt!r}')
-    student = student_tower_state(checkpoint)
+    loaded = load_checkpoint_file(checkpoint)
+    student = student_tower_state(loaded, repr(checkpoint))
+    cfg = recorded_config(loaded, repr(checkpoint))
+    if clip_model is None:
+        clip_model = ((cfg or {}).get('model') or {}).get('clip_model')
+    if clip_model is None:
+        raise ValueError(f'{checkpoint!r} does not record the CLIP architecture stage 2 trained '
+                         '(no model.clip_model in a meta.cfg training config); pass it as '
+                         'clip_model (tools/convert_checkpoint.py --clip-model NAME)')
     initial_state = None
     if alpha is not None or fmt == 'open_clip':
         if initial is None:
@@ -78,7 +115,10 @@ def convert_stage2_checkpoint(checkpoint: str, out_path: str, fmt: str = 'tower'
         state = to_open_clip_state_dict(full)
     else:
         state = student
-    meta = dict(format=fmt, source=str(checkpoint), alpha=alpha, initial=initial,
-                tensors=len(state))
-    atomic_torch_save(dict(state_dict=state, meta=meta) if fmt == 'tower' else state, out_path)
-    return meta
+    meta = artifact_meta('tower', checkpoint, clip_model=plain(clip_model),
+                         embed_dim=clip_dims(clip_model)['embed_dim'], format=fmt,
+                         method=stage2_method(cfg), alpha=alpha,
+                         initial=None if initial is None else str(initial),
+                         iter=meta_of(loaded).get('iter'))
+    save_artifact(out_path, state, meta)
+    return dict(meta, tensors=len(state))
