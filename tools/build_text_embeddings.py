@@ -25,7 +25,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from refclip_mm.clip import (TEMPLATE_SETS, build_text_tower, load_class_embeddings,
                              make_class_embeddings, save_class_embeddings)
 from refclip_mm.clip.class_names import (BUILTIN_DATASETS, class_names_from_annotation,
-                                         class_names_from_file, get_class_names)
+                                         get_class_names, read_class_names)
 
 
 def parse_args(argv=None):
@@ -48,7 +48,7 @@ def parse_args(argv=None):
 
 def class_names(args) -> list:
     if args.names:
-        return class_names_from_file(args.names)
+        return read_class_names(args.names)
     if args.ann:
         return class_names_from_annotation(args.ann)
     return get_class_names(args.dataset)

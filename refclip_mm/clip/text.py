@@ -198,15 +198,33 @@ class ClassEmbeddings:
     templates: List[str]
     model: str
 
-    def select(self, names: Sequence[str]) -> torch.Tensor:
-        """Rows for ``names`` in that order (``len(names) x D``); raises naming absent classes."""
+    def select(self, names: Sequence[str], background_names: Sequence[str] = (),
+               source: Optional[str] = None) -> torch.Tensor:
+        """Rows for ``names`` in that order (``len(names) x D``): the one way to pick class
+        embeddings by name.
+
+        Args:
+            names: class names (a dataset's classes, in label order).
+            background_names: names served by the :attr:`background` row when the file has no
+                row of their own (e.g. :data:`~refclip_mm.clip.class_names.BACKGROUND_NAMES`).
+            source: where the embeddings come from (a file), named in the error.
+
+        Raises:
+            KeyError: naming the absent classes and how to build a file that has them.
+        """
         index = {n: i for i, n in enumerate(self.names)}
-        absent = [n for n in names if n not in index]
+        absent = [n for n in names if n not in index and n not in background_names]
         if absent:
-            raise KeyError(f'class names not in the embedding file: {absent[:10]}'
-                           f'{" ..." if len(absent) > 10 else ""} (it has {len(self.names)} classes, '
-                           f'e.g. {self.names[:5]})')
-        return self.embeddings[[index[n] for n in names]]
+            where = repr(source) if source else 'the class-embedding file'
+            raise KeyError(f'{where} has no embedding for {len(absent)} of the {len(names)} '
+                           f'classes asked for: {absent[:10]}{" ..." if len(absent) > 10 else ""}; '
+                           f'it holds {len(self.names)} classes (e.g. {self.names[:5]}). Build '
+                           'the file for these classes (tools/build_text_embeddings.py '
+                           '--dataset/--names/--ann).')
+        if all(n in index for n in names):
+            return self.embeddings[[index[n] for n in names]]
+        return torch.stack([self.embeddings[index[n]] if n in index else self.background
+                            for n in names])
 
     def to_dict(self) -> dict:
         return dict(names=list(self.names), embeddings=self.embeddings.float().contiguous(),
@@ -253,6 +271,6 @@ def load_class_embeddings(path: str, names: Optional[Sequence[str]] = None) -> C
     result = ClassEmbeddings(list(data['names']), emb.float(), data['background'].float(),
                              list(data.get('templates', [])), str(data.get('model', '')))
     if names is not None:
-        result = ClassEmbeddings(list(names), result.select(names), result.background,
+        result = ClassEmbeddings(list(names), result.select(names, source=path), result.background,
                                  result.templates, result.model)
     return result

@@ -9,7 +9,6 @@ and ``metainfo['novel_classes']`` carry the split (what mmdet's
 ``OVCocoMetric`` reads). :class:`OVClassCheckHook` makes sure the OV box
 head scores the same classes in the same order.
 """
-import json
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmdet.datasets import CocoDataset, LVISV1Dataset
@@ -17,6 +16,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.model import is_model_wrapper
 
+from ..clip.class_names import read_class_names
 from ..registry import DATASETS, HOOKS
 
 OV_COCO_BASE_CLASSES: Tuple[str, ...] = (
@@ -38,18 +38,16 @@ NamesType = Union[None, str, Sequence[str]]
 
 
 def read_class_list(names: NamesType, what: str) -> Optional[List[str]]:
-    """A list of class names, or a JSON file holding one (``None`` stays ``None``)."""
+    """A list of class names, or a class-name file (a JSON list or one name per line, read by
+    :func:`~refclip_mm.clip.class_names.read_class_names`); ``None`` stays ``None``."""
     if names is None or not isinstance(names, str):
         return None if names is None else list(names)
     try:
-        with open(names) as f:
-            data = json.load(f)
-    except (OSError, ValueError) as err:
-        raise FileNotFoundError(f'{what}: cannot read the class list {names!r} ({err}); give a '
-                                'list of names or a JSON file with one') from err
-    if not isinstance(data, list) or not all(isinstance(n, str) for n in data):
-        raise ValueError(f'{what}: {names!r} must hold a JSON list of class names')
-    return data
+        return read_class_names(names)
+    except OSError as err:
+        raise FileNotFoundError(f'{what}: {err}; give a list of names or a class-name file') from err
+    except ValueError as err:
+        raise ValueError(f'{what}: {err}') from err
 
 
 def split_classes(classes: Sequence[str], base: NamesType = None,

@@ -9,7 +9,7 @@ id); they are written by ``tools/prepare_ade20k_847.py`` and
 (``classes_847.txt`` / ``classes_459.txt``, one per line, in label order).
 """
 import os.path as osp
-from typing import List, Optional
+from typing import Optional
 
 import mmcv
 import numpy as np
@@ -17,25 +17,11 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 from mmseg.datasets import BaseSegDataset, PascalVOCDataset
 
+from ..clip.class_names import read_class_names
 from ..registry import DATASETS, TRANSFORMS
 
 IGNORE_INDEX_16BIT = 65535
 VOC20_CLASSES = tuple(c for c in PascalVOCDataset.METAINFO['classes'] if c != 'background')
-
-
-def read_class_names(path: str) -> List[str]:
-    """One class name per line, in label order (blank lines are an error: ids would shift)."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'class-name file not found: {path!r}')
-    with open(path, encoding='utf-8') as f:
-        names = [line.rstrip('\n') for line in f]
-    while names and not names[-1].strip():
-        names.pop()
-    empty = [i for i, n in enumerate(names) if not n.strip()]
-    if not names or empty:
-        raise ValueError(f'{path!r}: {"no class names" if not names else f"empty lines at {empty[:5]}"}'
-                         ' (one name per line, line k = label id k)')
-    return names
 
 
 class _NamedClassesSegDataset(BaseSegDataset):
@@ -57,7 +43,7 @@ class _NamedClassesSegDataset(BaseSegDataset):
                 raise FileNotFoundError(f'{type(self).__name__}: class-name file {path!r} not found; '
                                         f'it is written by {self.PREPARE_TOOL} (or pass '
                                         'metainfo=dict(classes=[...]))')
-            metainfo['classes'] = tuple(read_class_names(path))
+            metainfo['classes'] = tuple(read_class_names(path, label_order=True))
         super().__init__(data_root=data_root, metainfo=metainfo, img_suffix=img_suffix,
                          seg_map_suffix=seg_map_suffix, reduce_zero_label=False,
                          ignore_index=ignore_index, **kwargs)

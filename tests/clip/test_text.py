@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from refclip_mm.clip import (ClassEmbeddings, build_class_embeddings, build_text_tower,
                              get_class_names, get_templates, load_class_embeddings,
                              make_class_embeddings, save_class_embeddings, tiny_arch)
+from refclip_mm.clip.class_names import BACKGROUND_NAMES, read_class_names
 from refclip_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
@@ -78,6 +79,40 @@ def test_builtin_class_lists():
     assert 'background' not in get_class_names('pascal_voc20')
     with pytest.raises(ValueError, match='no builtin class list'):
         get_class_names('imagenet-22k')
+
+
+def test_select_rows_by_name_with_background_fallback():
+    emb = F.normalize(torch.randn(3, 4), dim=-1)
+    bank = ClassEmbeddings(['cat', 'dog', 'bird'], emb, emb.new_tensor([1., 0, 0, 0]), [], 'm')
+    assert torch.equal(bank.select(['bird', 'cat']), emb[[2, 0]])
+    rows = bank.select(['dog', 'background'], background_names=BACKGROUND_NAMES)
+    assert torch.equal(rows, torch.stack([emb[1], bank.background]))
+    with pytest.raises(KeyError, match=r"'x\.pth' has no embedding for 1 of the 2 .*\['background'\]"):
+        bank.select(['dog', 'background'], source='x.pth')
+
+
+def test_one_reader_for_class_name_files(tmp_path):
+    text = tmp_path / 'names.txt'
+    text.write_text('# classes\n wall \r\n\nhot_dog\n\n')
+    assert read_class_names(str(text)) == ['wall', 'hot_dog']
+    with pytest.raises(ValueError, match=r'blank lines \[3\].*label order'):
+        read_class_names(str(text), label_order=True)
+    text.write_text('wall\nfloor\n\n')
+    assert read_class_names(str(text), label_order=True) == ['wall', 'floor']
+    listed = tmp_path / 'names.json'
+    listed.write_text('["a b", "c"]')
+    assert read_class_names(str(listed)) == ['a b', 'c']
+    listed.write_text('{"a": 1}')
+    with pytest.raises(ValueError, match='JSON list of class names'):
+        read_class_names(str(listed))
+    listed.write_text('["a", ')
+    with pytest.raises(ValueError, match='not valid JSON'):
+        read_class_names(str(listed))
+    text.write_text('# nothing\n\n')
+    with pytest.raises(ValueError, match='lists no class names'):
+        read_class_names(str(text))
+    with pytest.raises(FileNotFoundError, match='nope.txt'):
+        read_class_names(str(tmp_path / 'nope.txt'))
 
 
 PROMPTS = ['a photo of a dog.', 'cat', 'a blurry photo of a traffic light in the scene.',

@@ -7,15 +7,15 @@ Which rows are used, and in which order, is set by the dataset's class names
 file's own order is used.
 """
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
 
 from ...clip import load_class_embeddings
+from ...clip.class_names import BACKGROUND_NAMES
 
 SPLITS = ('train', 'test')
-BACKGROUND_NAMES = ('background', )
 
 
 class ClassEmbeddingBank(nn.Module):
@@ -61,23 +61,10 @@ class ClassEmbeddingBank(nn.Module):
         if names is None:
             rows, names = data.embeddings, list(data.names)
         else:
-            rows = self._rows(data, list(names), path)
+            rows = data.select(list(names), BACKGROUND_NAMES, source=path)
         buf = getattr(self, f'{split}_embeddings')
         setattr(self, f'{split}_embeddings', rows.to(device=buf.device, dtype=torch.float32))
         self.names[split] = list(names)
-
-    @staticmethod
-    def _rows(data, names: List[str], path: str) -> torch.Tensor:
-        known = set(data.names)
-        absent = [n for n in names if n not in known and n not in BACKGROUND_NAMES]
-        if absent:
-            raise KeyError(f'{path!r} has no embedding for {len(absent)} of the dataset\'s '
-                           f'{len(names)} classes, e.g. {absent[:8]}; it holds {len(data.names)} '
-                           f'classes (e.g. {data.names[:5]}). Build the file for this dataset '
-                           '(tools/build_text_embeddings.py --dataset/--names).')
-        index = {n: i for i, n in enumerate(data.names)}
-        return torch.stack([data.embeddings[index[n]] if n in index else data.background
-                            for n in names])
 
     def select(self, names: Sequence[str], split: str) -> None:
         """Use the rows of ``names`` (a dataset's classes, in label order) for ``split``.
