@@ -11,7 +11,9 @@ from mmengine.structures import BaseDataElement
 
 from ..registry import TRANSFORMS
 
-# OpenAI CLIP normalisation in 0-255 units (RGB)
+# OpenAI CLIP's image normalisation (also EVA02-CLIP's), RGB, 0-255 units: the package's one
+# copy (configs take the same numbers from configs/_base_/clip_normalization.py; a test keeps
+# the two equal)
 CLIP_MEAN = (122.7709383, 116.7460125, 104.09373615)
 CLIP_STD = (68.5005327, 66.6321579, 70.32316305)
 
@@ -104,7 +106,7 @@ class PackImageInputs(BaseTransform):
     """
 
     def __init__(self, meta_keys: Sequence[str] = ('img_path', 'ori_shape', 'img_shape',
-                                                   'valid_shape', 'scale_factor')):
+                                                   'valid_shape', 'scale_factor', 'grid_boxes')):
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

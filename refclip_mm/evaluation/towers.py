@@ -28,14 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..datasets.transforms import CLIP_MEAN as _CLIP_MEAN_255
-from ..datasets.transforms import CLIP_STD as _CLIP_STD_255
+from ..datasets.transforms import CLIP_MEAN, CLIP_STD
 from .dense_source import DenseFn, find_dense_fn
 
 TINY_TOWERS = ('tiny-openai', 'tiny-eva')
-# OpenAI CLIP normalisation of RGB images in 0-1 (also EVA02-CLIP's)
-CLIP_MEAN = tuple(v / 255 for v in _CLIP_MEAN_255)
-CLIP_STD = tuple(v / 255 for v in _CLIP_STD_255)
 
 
 @dataclass
@@ -123,10 +119,11 @@ def _build_from_config(spec: TowerSpec) -> nn.Module:
 
 
 def normalize_images(images: np.ndarray) -> torch.Tensor:
-    """``B x H x W x 3`` uint8 RGB -> ``B x 3 x H x W`` float32, CLIP-normalised."""
+    """``B x H x W x 3`` uint8 RGB -> ``B x 3 x H x W`` float32, CLIP-normalised
+    (:data:`~refclip_mm.datasets.transforms.CLIP_MEAN` / ``CLIP_STD``, in 0-1 units here)."""
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255
-    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    mean = torch.tensor([v / 255 for v in CLIP_MEAN]).view(1, 3, 1, 1)
+    std = torch.tensor([v / 255 for v in CLIP_STD]).view(1, 3, 1, 1)
     return (x - mean) / std
 
 
