@@ -1,4 +1,5 @@
-"""Shared fixtures: generated data only, nothing downloaded."""
+"""Shared fixtures: generated data only, nothing downloaded. Test files (tiny CLIPs, class
+embeddings, Refiner files) are built by tests/factories.py."""
 import os
 import os.path as osp
 import subprocess
@@ -17,17 +18,24 @@ def kind(request):
 
 @pytest.fixture(scope='session')
 def weights(tmp_path_factory):
-    """``weights(kind)`` -> (path to an open_clip-format .pth, the open_clip reference model)."""
-    from refclip_mm.clip.tiny import save_tiny_clip
+    """``weights(kind)`` -> (path to a tiny CLIP's open_clip-format .pth, the open_clip model
+    whose weights it holds); one file per kind for the session: read it, never write it."""
+    from factories import tiny_clip_file
     cache = {}
 
     def make(kind):
         if kind not in cache:
             path = str(tmp_path_factory.mktemp(f'w_{kind}') / 'open_clip.pth')
-            cache[kind] = (path, save_tiny_clip(path, kind))
+            cache[kind] = (path, tiny_clip_file(path, kind))
         return cache[kind]
 
     return make
+
+
+@pytest.fixture(scope='session')
+def tiny_clip_file(weights):
+    """Path of the session's tiny OpenAI-style CLIP weight file (seed 0; read only)."""
+    return weights('openai')[0]
 
 
 @pytest.fixture

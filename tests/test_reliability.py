@@ -10,7 +10,6 @@ import time
 import pytest
 import torch
 
-from refclip_mm.clip.tiny import save_tiny_clip
 from refclip_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -25,16 +24,14 @@ def stage1_options(data_root, clip_file, max_iters):
             'train_dataloader.batch_size=2']
 
 
-def test_sigkill_then_resume_ends_with_the_same_weights(synthetic_root, tmp_path, run_python):
+def test_sigkill_then_resume_ends_with_the_same_weights(synthetic_root, tiny_clip_file, tmp_path, run_python):
     """Deterministic stage-1 run: killed at iteration 5, resumed from iter_4 -> identical iter_8."""
-    clip_file = str(tmp_path / 'tiny_clip.pth')
-    save_tiny_clip(clip_file)
     killing = tmp_path / 'killing.py'
     killing.write_text(f"_base_ = [{STAGE1!r}]\ncustom_imports = dict(imports=['kill_hook'])\n"
                        "custom_hooks = [dict(type='KillAtIterationHook', iteration=5)]\n")
     env = dict(PYTHONPATH=HELPERS)
     train = osp.join(REPO, 'tools', 'train.py')
-    options = stage1_options(synthetic_root, clip_file, 8)
+    options = stage1_options(synthetic_root, tiny_clip_file, 8)
     killed_dir, clean_dir = str(tmp_path / 'killed'), str(tmp_path / 'clean')
     killed = run_python([train, str(killing), '--work-dir', killed_dir] + options, env=env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

@@ -6,10 +6,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_REFINER = osp.join(REPO, 'configs', 'refiner', 'refiner_clip-tiny_1xb4-40i_synthetic-64.py')
 
 
-def test_max_iters_stops_an_epoch_based_config(synthetic_root, run_python, tmp_path):
-    from refclip_mm.clip.tiny import save_tiny_clip
-    weights = str(tmp_path / 'tiny_clip.pth')
-    save_tiny_clip(weights)
+def test_max_iters_stops_an_epoch_based_config(synthetic_root, tiny_clip_file, run_python, tmp_path):
     config = tmp_path / 'epoch_based.py'
     config.write_text(
         f"_base_ = ['{TINY_REFINER}']\n"
@@ -21,7 +18,7 @@ def test_max_iters_stops_an_epoch_based_config(synthetic_root, run_python, tmp_p
         "log_processor = dict(by_epoch=True)\n")
     work = tmp_path / 'work'
     proc = run_python([osp.join(REPO, 'tools', 'train.py'), str(config), '--work-dir', str(work),
-                       '--max-iters', '2', '--cfg-options', f'model.pretrained={weights}',
+                       '--max-iters', '2', '--cfg-options', f'model.pretrained={tiny_clip_file}',
                        f'train_dataloader.dataset.data_root={synthetic_root}'])
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]

@@ -1,9 +1,9 @@
 """Fixtures for the F-ViT tests: a tiny CLIP file, class embeddings, COCO/LVIS-format data."""
-import copy
 import json
 import os.path as osp
 
 import pytest
+from factories import text_embeddings_file
 
 from refclip_mm.datasets.synthetic import NOVEL_THING_CLASSES, THING_CLASSES
 
@@ -14,17 +14,12 @@ TINY_LVIS_CFG = osp.join(REPO, 'configs', 'fvit',
 
 
 @pytest.fixture(scope='session')
-def fvit_assets(tmp_path_factory):
+def fvit_assets(tmp_path_factory, tiny_clip_file):
     """Tiny CLIP weights and class embeddings of the 20 synthetic classes made by its text tower."""
-    from refclip_mm.clip import (TINY_OPENAI_ARCH, build_clip, make_class_embeddings,
-                                 save_class_embeddings, save_tiny_clip)
     root = tmp_path_factory.mktemp('fvit_assets')
-    clip_file, emb_file = str(root / 'tiny_clip.pth'), str(root / 'embeddings.pth')
-    save_tiny_clip(clip_file)
-    clip = build_clip(copy.deepcopy(TINY_OPENAI_ARCH), clip_file)
-    save_class_embeddings(emb_file, make_class_embeddings(clip.text, list(THING_CLASSES),
-                                                          templates='single'))
-    return dict(clip=clip_file, embeddings=emb_file, root=str(root))
+    emb_file = str(root / 'embeddings.pth')
+    text_embeddings_file(emb_file, THING_CLASSES, tiny_clip_file)
+    return dict(clip=tiny_clip_file, embeddings=emb_file, root=str(root))
 
 
 def lvis_from_coco(src: str, dst: str, rare=NOVEL_THING_CLASSES, image_dir: str = '') -> dict:

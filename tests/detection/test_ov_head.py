@@ -2,8 +2,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from factories import class_embeddings_file
 
-from refclip_mm.clip import ClassEmbeddings, save_class_embeddings
 from refclip_mm.datasets.ov_detection import split_classes
 from refclip_mm.datasets.synthetic import NOVEL_THING_CLASSES, THING_CLASSES
 from refclip_mm.models.detectors import OVBBoxHead, clip_region_probs, fuse_scores
@@ -72,9 +72,8 @@ def test_training_masks_novel_logits_and_rejects_novel_targets(fvit_assets):
 
 
 def test_embedding_file_missing_classes_is_named(fvit_assets, tmp_path):
-    emb = torch.nn.functional.normalize(torch.randn(3, 32), dim=-1)
     path = str(tmp_path / 'three.pth')
-    save_class_embeddings(path, ClassEmbeddings(list(THING_CLASSES[:3]), emb, emb[0], [], 'x'))
+    class_embeddings_file(path, THING_CLASSES[:3])
     with pytest.raises(KeyError, match='green circle'):
         make_head(path)
 

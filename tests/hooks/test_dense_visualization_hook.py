@@ -27,12 +27,10 @@ def _short(cfg, work_dir, iters):
     return cfg
 
 
-def test_hook_draws_during_tiny_stage1_training(synthetic_root, tmp_path):
-    from refclip_mm.clip.tiny import save_tiny_clip
+def test_hook_draws_during_tiny_stage1_training(synthetic_root, tiny_clip_file, tmp_path):
     cfg = Config.fromfile(STAGE1)
     cfg.train_dataloader.dataset.data_root = synthetic_root
-    cfg.model.pretrained = str(tmp_path / 'tiny_clip.pth')  # the config's default lives in data/demo
-    save_tiny_clip(cfg.model.pretrained)
+    cfg.model.pretrained = tiny_clip_file  # the config's default lives in data/demo
     cfg = _short(cfg, tmp_path, 4)
     cfg.custom_hooks = [dict(type='DenseVisualizationHook', interval=2, num_images=2, cell=48,
                              num_clusters=4)]

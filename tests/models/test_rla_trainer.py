@@ -1,10 +1,10 @@
 """Stage-2 model: frozen parts, CLIPSelf / RegionCLIP losses, the loss-term extension point."""
 import pytest
 import torch
+from factories import text_embeddings_file
 from mmengine.structures import BaseDataElement
 
-from refclip_mm.clip import (TINY_OPENAI_ARCH, build_clip, make_class_embeddings,
-                             save_class_embeddings)
+from refclip_mm.clip import TINY_OPENAI_ARCH
 from refclip_mm.models.trainers import RLATrainer
 
 
@@ -76,10 +76,8 @@ def test_teacher_crop_sampling_is_an_option_with_default_2():
 
 
 def test_regionclip_needs_concepts_of_the_right_dimension(tmp_path):
-    clip = build_clip(TINY_OPENAI_ARCH)
     path = tmp_path / 'concepts.pth'
-    save_class_embeddings(str(path), make_class_embeddings(clip.text, ['square', 'circle', 'ring'],
-                                                           templates='single'))
+    text_embeddings_file(path, ['square', 'circle', 'ring'])
     model = tiny(loss_rla=dict(type='RegionCLIPLoss'), concepts=str(path))
     losses = model.loss(torch.randn(1, 3, 64, 64), samples(1, BOXES))
     assert torch.isfinite(losses['loss_regionclip']) and losses['loss_regionclip'] > 0

@@ -2,21 +2,16 @@
 import os.path as osp
 
 import pytest
+from factories import text_embeddings_file
 
-from refclip_mm.clip import (TINY_OPENAI_ARCH, build_text_tower, make_class_embeddings,
-                             save_class_embeddings, save_tiny_clip)
 from refclip_mm.datasets.synthetic import SEMANTIC_CLASSES
 
 
 @pytest.fixture(scope='session')
-def tiny_assets(tmp_path_factory):
+def tiny_assets(tmp_path_factory, tiny_clip_file):
     """``dict(weights, embeddings)``: a tiny CLIP file and its 24 synthetic-class embeddings."""
     root = tmp_path_factory.mktemp('catseg_assets')
-    weights = str(root / 'tiny_clip.pth')
-    save_tiny_clip(weights)
-    text = build_text_tower(dict(TINY_OPENAI_ARCH), weights)
-    emb = make_class_embeddings(text, list(SEMANTIC_CLASSES), templates='single', model='tiny')
     path = str(root / 'synthetic_text.pth')
-    save_class_embeddings(path, emb)
+    text_embeddings_file(path, SEMANTIC_CLASSES, tiny_clip_file)
     assert osp.isfile(path)
-    return dict(weights=weights, embeddings=path, root=str(root))
+    return dict(weights=tiny_clip_file, embeddings=path, root=str(root))

@@ -2,19 +2,11 @@
 attention fine-tuning of the backbone, bad embedding files."""
 import pytest
 import torch
-import torch.nn.functional as F
+from factories import class_embeddings_file
 
-from refclip_mm.clip import ClassEmbeddings, save_class_embeddings
 from refclip_mm.models.segmentors import CatSegCLIPViT, CatSegOVHead, ClassAggregation
 
 D = 32
-
-
-def write_embeddings(path, names, dim=D, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    emb = F.normalize(torch.randn(len(names), dim, generator=g), dim=-1)
-    save_class_embeddings(str(path), ClassEmbeddings(list(names), emb, emb[0], ['{}'], 'test'))
-    return emb
 
 
 def make_head(train, test=None, chunk=None):
@@ -45,8 +37,8 @@ def test_class_aggregation_is_permutation_equivariant():
 
 
 def test_head_is_permutation_equivariant_and_takes_any_class_count(tmp_path):
-    write_embeddings(tmp_path / 'train.pth', [f'c{i}' for i in range(7)])
-    test_emb = write_embeddings(tmp_path / 'test.pth', [f't{i}' for i in range(13)], seed=3)
+    class_embeddings_file(tmp_path / 'train.pth', [f'c{i}' for i in range(7)])
+    test_emb = class_embeddings_file(tmp_path / 'test.pth', [f't{i}' for i in range(13)], seed=3).embeddings
     head = make_head(tmp_path / 'train.pth', tmp_path / 'test.pth').eval()
     assert head.num_classes == 13 and head.out_channels == 13
     head.train()
@@ -63,7 +55,7 @@ def test_head_is_permutation_equivariant_and_takes_any_class_count(tmp_path):
 
 
 def test_chunked_classes_match_whole_with_and_without_autograd(tmp_path):
-    write_embeddings(tmp_path / 'e.pth', [f'c{i}' for i in range(11)])
+    class_embeddings_file(tmp_path / 'e.pth', [f'c{i}' for i in range(11)])
     whole, chunked = make_head(tmp_path / 'e.pth'), make_head(tmp_path / 'e.pth', chunk=3)
     chunked.load_state_dict(whole.state_dict())
     x = feats()
@@ -79,12 +71,12 @@ def test_chunked_classes_match_whole_with_and_without_autograd(tmp_path):
 
 
 def test_bad_embedding_files_are_named(tmp_path):
-    write_embeddings(tmp_path / 'd64.pth', ['a', 'b'], dim=64)
+    class_embeddings_file(tmp_path / 'd64.pth', ['a', 'b'], dim=64)
     with pytest.raises(ValueError, match=r'd64\.pth.*64-d.*expects 32-d'):
         make_head(tmp_path / 'd64.pth')
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         make_head(tmp_path / 'missing.pth')
-    write_embeddings(tmp_path / 'ok.pth', ['cat', 'dog'])
+    class_embeddings_file(tmp_path / 'ok.pth', ['cat', 'dog'])
     head = make_head(tmp_path / 'ok.pth')
     with pytest.raises(KeyError, match=r"ok\.pth.*'zebra'"):
         head.set_class_names(['cat', 'zebra'], 'test')

@@ -4,6 +4,7 @@ import os.path as osp
 
 import torch
 import torch.nn.functional as F
+from factories import class_embeddings_file
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
@@ -12,8 +13,6 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import nn
-
-from refclip_mm.clip import ClassEmbeddings, save_class_embeddings
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = osp.join(REPO, 'configs', 'catseg', 'trainingfree_clip-tiny_synthetic-64.py')
@@ -37,7 +36,7 @@ def test_dense_map_equal_to_class_embeddings_gives_100_miou(tmp_path):
     emb = torch.eye(dim)[:num_classes]  # orthonormal class embeddings
     names = [f'class {k}' for k in range(num_classes)]
     path = str(tmp_path / 'emb.pth')
-    save_class_embeddings(path, ClassEmbeddings(names, emb, torch.eye(dim)[-1], ['{}'], 'x'))
+    class_embeddings_file(path, names, emb, background=torch.eye(dim)[-1])
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(ConfigDict(
             type='TrainingFreeOVSegmentor',

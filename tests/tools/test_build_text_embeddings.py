@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from refclip_mm.clip import load_class_embeddings, tiny_arch
-from refclip_mm.clip.tiny import save_tiny_clip
 from refclip_mm.utils.checkpoint import load_checkpoint_file
 
 TOOL = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
@@ -40,14 +39,12 @@ def test_from_names_file(tool, arch_json, tmp_path):
     assert torch.allclose(data['embeddings'].norm(dim=-1), torch.ones(2), atol=1e-5)
 
 
-def test_from_coco_annotation_with_weights(tool, arch_json, tmp_path):
+def test_from_coco_annotation_with_weights(tool, arch_json, tiny_clip_file, tmp_path):
     ann = tmp_path / 'instances.json'
     ann.write_text(json.dumps({'images': [], 'annotations': [], 'categories': [
         {'id': 7, 'name': 'zebra'}, {'id': 2, 'name': 'bicycle'}]}))
     out = str(tmp_path / 'coco_emb.pth')
-    path = str(tmp_path / 'tiny_clip.pth')
-    save_tiny_clip(path, 'openai')
-    tool.main(['--ann', str(ann), '--arch-json', arch_json, '--pretrained', path,
+    tool.main(['--ann', str(ann), '--arch-json', arch_json, '--pretrained', tiny_clip_file,
                '--templates', 'detection', '--out', out])
     loaded = load_class_embeddings(out)
     assert loaded.names == ['bicycle', 'zebra']
