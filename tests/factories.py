@@ -3,7 +3,9 @@
 
 * tiny CLIP weight files (:func:`refclip_mm.clip.save_tiny_clip`);
 * class-embedding files (:func:`refclip_mm.clip.save_class_embeddings`), of given or random
-  rows, or made by a tiny CLIP's text tower as ``tools/build_text_embeddings.py`` makes them.
+  rows, or made by a tiny CLIP's text tower as ``tools/build_text_embeddings.py`` makes them;
+* Refiner files (:func:`refclip_mm.models.refiner_file.save_refiner`, the format
+  ``tools/export_refiner.py`` writes), of a given or a random non-identity Refiner.
 
 Session-wide files built from these are fixtures in ``tests/conftest.py``.
 """
@@ -14,6 +16,8 @@ import torch.nn.functional as F
 
 from refclip_mm.clip import (ClassEmbeddings, build_text_tower, make_class_embeddings,
                              save_class_embeddings, save_tiny_clip, tiny_arch)
+from refclip_mm.models.backbones import Refiner
+from refclip_mm.models.refiner_file import save_refiner
 
 TINY_EMBED_DIM = 32  # embed_dim of both tiny CLIPs (refclip_mm.clip.tiny)
 
@@ -68,3 +72,40 @@ def text_embeddings_file(path, names: Sequence[str], clip_file: Optional[str] = 
     made = make_class_embeddings(text, list(names), templates=templates, model=f'tiny-{kind}')
     save_class_embeddings(str(path), made)
     return made
+
+
+def random_refiner(dim: int = TINY_EMBED_DIM, depth: int = 2, num_heads: int = 4,
+                   mlp_ratio: float = 4.0, out_std: float = 0.05, seed: Optional[int] = 0) -> Refiner:
+    """A :class:`Refiner` whose output layer is drawn from N(0, ``out_std``^2), so it is not
+    the identity (an untrained Refiner is).
+
+    Args:
+        seed: seeds torch's global generator first; None: draws from it as it is.
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+    refiner = Refiner(dim=dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
+    torch.nn.init.normal_(refiner.out.weight, std=out_std)
+    return refiner
+
+
+def refiner_file(path, refiner: Optional[Refiner] = None, token_space: str = 'projected',
+                 clip_model=None, **random) -> Refiner:
+    """Write a Refiner file at ``path``.
+
+    Args:
+        refiner: the Refiner to write; None: :func:`random_refiner` with the ``random`` options
+            (``dim``, ``depth``, ``num_heads``, ``mlp_ratio``, ``out_std``, ``seed``).
+        token_space: ``'projected'`` (``dim`` = the CLIP's embed_dim) or ``'width'``.
+        clip_model: the CLIP it refines (open_clip name or arch); None: the tiny OpenAI CLIP.
+
+    Returns:
+        the Refiner written.
+    """
+    if refiner is None:
+        refiner = random_refiner(**random)
+    elif random:
+        raise TypeError(f'give a refiner or options for a random one, not both: {sorted(random)}')
+    save_refiner(refiner, str(path), token_space,
+                 tiny_arch('openai') if clip_model is None else clip_model)
+    return refiner
