@@ -1,6 +1,7 @@
 """The Refiner file: written with its metadata, rebuilt from it alone; older files and bad ones."""
 import pytest
 import torch
+from factories import random_refiner as factory_refiner
 from mmengine.config import Config
 
 from refclip_mm.clip import tiny_arch
@@ -12,11 +13,8 @@ from refclip_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
 
 
 def random_refiner(dim=32, depth=3, num_heads=2, mlp_ratio=2.0, seed=0):
-    """A Refiner with non-default shape and a non-zero output layer (not the identity)."""
-    torch.manual_seed(seed)
-    refiner = Refiner(dim=dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
-    torch.nn.init.normal_(refiner.out.weight, std=0.2)
-    return refiner.eval()
+    """A Refiner of non-default shape, not the identity, in eval mode."""
+    return factory_refiner(dim, depth, num_heads, mlp_ratio, out_std=0.2, seed=seed).eval()
 
 
 def test_round_trip_rebuilds_the_refiner_from_its_metadata(tmp_path):
