@@ -50,3 +50,35 @@ def test_every_stage2_combination_is_shipped():
             for tower in ('vit-b16-openai', 'eva02-b16', 'vit-l14-openai', 'eva02-l14'):
                 size = 896 if 'l14' in tower else 1024
                 assert f'{method}{variant}_{tower}_8xb2-6e_coco-{size}.py' in names
+
+
+SIZE_KEYS = ('scale', 'crop_size', 'size', 'fixed_size')  # the image-size keys of our pipelines
+FULL_SIZE = [p for p in CONFIGS if osp.basename(osp.dirname(p)) in ('refiner', 'rla', 'fvit')
+             and 'tiny' not in osp.basename(p)]
+
+
+def size_values(value):
+    """Every value of an image-size key in a config tree."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in SIZE_KEYS:
+                yield item
+            else:
+                yield from size_values(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from size_values(item)
+
+
+@pytest.mark.parametrize('path', FULL_SIZE, ids=lambda p: osp.relpath(p, REPO))
+def test_the_image_size_reaches_every_pipeline_and_the_padding(path):
+    """A config states its image size once (``image_size``); configs for another size derive
+    their pipelines from it, so no pipeline or preprocessor may keep another size."""
+    cfg = Config.fromfile(path)
+    places = [cfg.model.get('data_preprocessor', {})]
+    places += [cfg[loader].dataset.pipeline for loader in
+               ('train_dataloader', 'val_dataloader', 'test_dataloader') if cfg.get(loader)]
+    sizes = [v for place in places for v in size_values(place)]
+    assert sizes and all(v == cfg.image_size for v in sizes), (cfg.image_size, sizes)
+    size = cfg.image_size if isinstance(cfg.image_size, int) else cfg.image_size[0]
+    assert str(size) in osp.basename(path)  # the name's resolution (e.g. coco-896) is the one used
