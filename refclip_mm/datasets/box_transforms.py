@@ -1,6 +1,5 @@
 """Region boxes for stage-2 (RLA) training: random grid "patches" or region proposals."""
 import json
-import math
 import os.path as osp
 from typing import Dict, List, Optional
 
@@ -12,13 +11,16 @@ from ..registry import TRANSFORMS
 
 @TRANSFORMS.register_module()
 class RandomGridBoxes(BaseTransform):
-    """CLIPSelf's "patches": the cells of a random ``rows x cols`` grid over the image.
+    """CLIPSelf's "patches": ask the stage-2 model for the cells of a random grid.
 
-    ``rows`` is uniform in ``1..max_split``; ``cols`` uniform in
-    ``ceil((rows + 1) / 2) .. min(2 * rows, max_split)``; when the grid has
-    more than ``max_boxes`` cells a random subset is kept. The grid covers the
-    valid (unpadded) region ``results['valid_shape']`` (or the image).
-    Adds ``results['boxes']``: ``K x 4`` float32 ``(x1, y1, x2, y2)`` pixels.
+    The grid (``rows`` uniform in ``1..max_split``, ``cols`` uniform in
+    ``ceil((rows + 1) / 2) .. min(2 * rows, max_split)``, at most ``max_boxes``
+    cells kept) is drawn by the model each iteration, from the generator seeded
+    by (seed, rank, iteration) that also draws the stage-1 boxes
+    (:func:`refclip_mm.models.trainers.boxes.box_generator`), so a resumed run
+    sees the same boxes as an uninterrupted one. This transform records the
+    request: ``results['grid_boxes'] = (max_split, max_boxes)``, packed into
+    the sample's metainfo; the grid covers the sample's ``valid_shape``.
 
     Args:
         max_split: largest number of rows / columns (6).
@@ -32,16 +34,8 @@ class RandomGridBoxes(BaseTransform):
         self.max_boxes = max_boxes
 
     def transform(self, results: dict) -> dict:
-        h, w = results.get('valid_shape', results['img'].shape[:2])
-        rows = np.random.randint(1, self.max_split + 1)
-        low, high = math.ceil((rows + 1) / 2), min(2 * rows, self.max_split)
-        cols = np.random.randint(low, max(low, high) + 1)
-        ys, xs = np.linspace(0, h, rows + 1), np.linspace(0, w, cols + 1)
-        boxes = np.array([[xs[c], ys[r], xs[c + 1], ys[r + 1]]
-                          for r in range(rows) for c in range(cols)], np.float32)
-        if len(boxes) > self.max_boxes:
-            boxes = boxes[np.sort(np.random.choice(len(boxes), self.max_boxes, replace=False))]
-        results['boxes'] = boxes
+        results.setdefault('valid_shape', tuple(results['img'].shape[:2]))
+        results['grid_boxes'] = (self.max_split, self.max_boxes)
         return results
 
 

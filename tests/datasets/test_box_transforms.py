@@ -3,17 +3,22 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from refclip_mm.datasets import LoadRegionProposals, RandomGridBoxes, ResizeLongestSidePad
 from refclip_mm.datasets.transforms import PackImageInputs
+from refclip_mm.models.trainers.boxes import sample_grid_boxes
 
 
 def test_grid_boxes_tile_the_valid_region():
-    np.random.seed(0)
+    """The transform asks for a grid; the stage-2 model draws it (sample_grid_boxes)."""
+    generator = torch.Generator().manual_seed(0)
     transform = RandomGridBoxes(max_split=6, max_boxes=20)
     for _ in range(50):
         out = transform(dict(img=np.zeros((64, 64, 3), np.uint8), valid_shape=(40, 64)))
-        boxes = out['boxes']
+        assert out['grid_boxes'] == (6, 20) and 'boxes' not in out
+        boxes = sample_grid_boxes(out['valid_shape'], *out['grid_boxes'],
+                                  generator=generator).numpy()
         assert 1 <= len(boxes) <= 20
         assert boxes[:, 0].min() >= 0 and boxes[:, 2].max() <= 64 + 1e-4
         assert boxes[:, 1].min() >= 0 and boxes[:, 3].max() <= 40 + 1e-4

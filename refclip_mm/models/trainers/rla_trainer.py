@@ -13,6 +13,7 @@ from ...datasets.transforms import clip_image_preprocessor
 from ...registry import MODELS
 from ...utils.regions import check_sampling_ratio, crop_regions
 from ..frozen import FrozenModule, FrozenPartsMixin, freeze_parts
+from .boxes import box_generator, sample_grid_boxes
 from .finite import FiniteLossMixin
 
 RLA_KINDS = {'CLIPSelfLoss': 'clipself', 'RegionCLIPLoss': 'regionclip'}
@@ -164,10 +165,19 @@ class RLATrainer(FiniteLossMixin, FrozenPartsMixin, BaseModel):
 
     @staticmethod
     def rois_from(data_samples: Sequence, device: torch.device) -> torch.Tensor:
-        """``K x 5`` RoIs from the samples' ``boxes``; an image without boxes is an error."""
+        """``K x 5`` RoIs of the samples' boxes: their ``boxes`` (proposals), or, for a sample
+        whose pipeline asked for a random grid (``grid_boxes`` in its metainfo, written by
+        ``RandomGridBoxes``), the grid cells drawn now from this iteration's seeded generator
+        (:func:`~refclip_mm.models.trainers.boxes.box_generator`). An image without boxes is
+        an error."""
+        generator = box_generator()
         rows = []
         for index, sample in enumerate(data_samples):
-            boxes = getattr(sample, 'boxes', None)
+            grid = sample.metainfo.get('grid_boxes')
+            if grid is not None:
+                boxes = sample_grid_boxes(sample.metainfo['valid_shape'], *grid, generator=generator)
+            else:
+                boxes = getattr(sample, 'boxes', None)
             if boxes is None or len(boxes) == 0:
                 name = sample.metainfo.get('img_path', f'#{index}')
                 raise ValueError(f'image {name} has no boxes for the RLA loss; the pipeline needs '
