@@ -72,20 +72,19 @@ def stage2(args, refiner_file):
     hooks = {p: SCDDistillHook(refiner=refiner_file, precision=p) for p in ('fp32', args.precision)}
     results = {}
     for precision, hook in hooks.items():
-        hook.teacher = hook._build_teacher(model)
-        hook.refiner = hook._build_refiner(model.student)
-        # hook.teacher_dense without and with the Refiner (projected token space), one tower forward
-        raw = hook.teacher('forward_dense', images, precision=precision).dense
-        refined = hook.refiner('forward', raw, precision=precision)
+        term = hook.build_term(model)
+        # the teacher's map without and with the Refiner (projected token space), one tower forward
+        raw = term.teacher.tokens(images, precision)
+        refined = term.teacher.refine(raw, precision)
         for name, teacher in (('SC-RLA', raw), ('R-SC-RLA', refined)):
-            student_tokens = hook.tokens(dense, batch)
-            target = hook.tokens(teacher, batch)
-            loss = hook.scd(student_tokens, target)
+            student_tokens = term.tokens(dense, batch.rois, batch.patch_size)
+            target = term.tokens(teacher, batch.rois, batch.patch_size)
+            loss = term.loss(student_tokens, target)
             grad = torch.autograd.grad(loss, [dense] + (params if args.param_grad else []),
                                        retain_graph=True)
             results[name, precision] = dict(
                 target=target, loss=loss.detach(), grad=grad, dense=teacher,
-                agreement=hook.agreement(student_tokens, target))
+                agreement=term.agreement(student_tokens, target))
     for name in ('SC-RLA', 'R-SC-RLA'):
         ref, low = results[name, 'fp32'], results[name, args.precision]
         line = (f'  {name}: student-teacher agreement {float(ref["agreement"]):.4f}; target tokens '

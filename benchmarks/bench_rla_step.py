@@ -88,22 +88,23 @@ class FrozenTimer:
 
 
 def make_hook(model, refiner_file, precision, clock):
-    """An SCD hook on ``model`` whose pieces report to ``clock``; the SCD inputs are kept."""
-    hook = SCDDistillHook(refiner=refiner_file, precision=precision)
-    hook.teacher = FrozenTimer(hook._build_teacher(model), clock, 'teacher dense forward')
+    """The SCD term an SCD hook attaches to ``model``, its pieces reporting to ``clock``; the
+    SCD inputs are kept."""
+    term = SCDDistillHook(refiner=refiner_file, precision=precision).build_term(model)
+    term.teacher.tower = FrozenTimer(term.teacher.tower, clock, 'teacher dense forward')
     if refiner_file is not None:
-        hook.refiner = FrozenTimer(hook._build_refiner(model.student), clock, 'Refiner')
-    hook._iter = 1  # the agreement metric is not due (every agreement_interval iterations)
-    hook.tokens = clock.wrap('token extraction', hook.tokens)
-    scd = hook.scd
-    hook.last_pair = None
+        term.teacher.refiner = FrozenTimer(term.teacher.refiner, clock, 'Refiner')
+    term.agreement_due = lambda: False  # as between the iterations that log scd_agreement
+    term.tokens = clock.wrap('token extraction', term.tokens)
+    scd = term.loss
+    term.last_pair = None
 
     def scd_kept(student, target):
-        hook.last_pair = (student.detach(), target)
+        term.last_pair = (student.detach(), target)
         return scd(student, target)
 
-    hook.scd = clock.wrap('SCD loss', scd_kept)
-    return hook
+    term.loss = clock.wrap('SCD loss', scd_kept)
+    return term
 
 
 def write_refiner(dim, path):
@@ -135,7 +136,7 @@ def measure_size(args, size, repeats, refiner_file):
 
     def step(kind):
         if kind != 'clipself':
-            model.add_loss_term('scd', hooks[kind].loss_term)
+            model.add_loss_term('scd', hooks[kind].rla_term)
         clock.times.clear()
         opt.zero_grad()
         clock.sync()

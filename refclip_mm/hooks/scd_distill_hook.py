@@ -1,34 +1,32 @@
 """SCDDistillHook: Spatial Correlation Distillation during stage-2 fine-tuning (METHOD.md section 3)."""
-from typing import Dict, Optional
+from typing import Optional
 
-import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from ..clip import build_image_tower
 from ..models.backbones.refiner_backbone import read_refiner_file
-from ..models.frozen import FrozenModule, check_precision
-from ..models.losses import SCDLoss, correlation_agreement, region_tokens
-from ..registry import HOOKS, MODELS
-from ..utils.checkpoint import load_state_dict_checked
-
-LEVELS = ('region', 'image')
+from ..models.frozen import FrozenModule
+from ..models.refined_tower import RefinedTower, build_refiner
+from ..models.scd_term import SCDTerm
+from ..registry import HOOKS
 
 
 @HOOKS.register_module()
 class SCDDistillHook(Hook):
     """Keep the student's token correlations close to a frozen teacher's.
 
-    Adds ``lambda * SCD(student tokens, teacher tokens)`` to every step of a
-    stage-2 model (:class:`~refclip_mm.models.trainers.RLATrainer`) through its
-    ``add_loss_term`` extension point. The teacher is the frozen initial tower
-    (SC-RLA), optionally followed by a trained Refiner (R-SC-RLA: set
-    ``refiner``). The teacher is held outside the model (not in checkpoints,
-    not wrapped by DDP), always in eval mode without gradients, on the
-    student's device; by default its forward (tower and Refiner) runs under
-    bf16 autocast, which changes the SCD value and gradient by less than the
-    tolerance stated in docs/losses.md.
+    Builds the SCD term (:class:`~refclip_mm.models.scd_term.SCDTerm`: token extraction,
+    teacher, loss, weight), attaches it to a stage-2 model
+    (:class:`~refclip_mm.models.trainers.RLATrainer`) through its ``add_loss_term``
+    extension point, and schedules lambda_SCD: 0 for the first ``start_ratio`` of the
+    iterations, ``loss_weight`` afterwards. The teacher is the frozen initial tower (SC-RLA),
+    optionally followed by a trained Refiner (R-SC-RLA: set ``refiner``), a
+    :class:`~refclip_mm.models.refined_tower.RefinedTower` held outside the model (not in
+    checkpoints, not wrapped by DDP), always in eval mode without gradients, on the student's
+    device; by default its forward (tower and Refiner) runs under bf16 autocast, which changes
+    the SCD value and gradient by less than the tolerance stated in docs/losses.md.
 
     Args:
         refiner: exported Refiner file (``tools/export_refiner.py``) or a
@@ -48,6 +46,10 @@ class SCDDistillHook(Hook):
             or ``'fp32'``. The targets are returned in fp32 either way.
         agreement_interval: log ``scd_agreement`` every this many iterations
             (at iterations ``0, N, 2N, ...``; 1 = every step).
+
+    Attributes:
+        term: the attached :class:`SCDTerm` (``None`` before training starts).
+        start_iter: the first iteration with SCD on (set when training starts).
     """
     priority = 'NORMAL'
 
@@ -56,27 +58,19 @@ class SCDDistillHook(Hook):
                  loss_weight: float = 0.4, start_ratio: float = 0.1,
                  block_size: Optional[int] = None, precision: str = 'bf16',
                  agreement_interval: int = 50):
-        if level not in LEVELS:
-            raise ValueError(f'level must be one of {LEVELS}, got {level!r}')
         if not 0.0 <= start_ratio < 1.0:
             raise ValueError(f'start_ratio must be in [0, 1), got {start_ratio}')
-        if int(agreement_interval) < 1:
-            raise ValueError(f'agreement_interval must be a positive number of iterations, '
-                             f'got {agreement_interval}')
-        self.precision = check_precision(precision, 'SCDDistillHook precision')
-        self.agreement_interval = int(agreement_interval)
+        self.term_options = dict(tau=tau, loss_weight=loss_weight, level=level,
+                                 grid_size=grid_size, block_size=block_size,
+                                 agreement_interval=agreement_interval, precision=precision)
+        SCDTerm(key='SCDDistillHook', **self.term_options)  # every option checked now
+        self.precision = precision
         self.refiner_file = refiner
         self.teacher_cfg = teacher
-        self.level = level
-        self.grid_size = grid_size
         self.loss_weight = float(loss_weight)
         self.start_ratio = start_ratio
-        self.scd = SCDLoss(tau=tau, block_size=block_size)
-        self.teacher: Optional[FrozenModule] = None
-        self.refiner: Optional[FrozenModule] = None
-        self.refiner_space = 'projected'
         self.start_iter = 0
-        self._iter = 0
+        self.term: Optional[SCDTerm] = None
 
     # ------------------------------------------------------------------ set-up
     def before_train(self, runner) -> None:
@@ -84,88 +78,45 @@ class SCDDistillHook(Hook):
         if not hasattr(model, 'add_loss_term'):
             raise TypeError(f'SCDDistillHook needs a stage-2 model with add_loss_term '
                             f'(RLATrainer), got {type(model).__name__}')
-        self.teacher = self._build_teacher(model)
-        if self.refiner_file is not None:
-            self.refiner = self._build_refiner(model.student)
+        self.term = self.build_term(model)
         self.start_iter = int(self.start_ratio * runner.max_iters)
-        model.add_loss_term('scd', self.loss_term)
-        print_log(f'SCD: {"R-SC-RLA" if self.refiner else "SC-RLA"}, {self.level} level, '
+        model.add_loss_term('scd', self.term.rla_term)
+        print_log(f'SCD: {"R-SC-RLA" if self.refiner_file else "SC-RLA"}, {self.term.level} level, '
                   f'lambda {self.loss_weight} from iteration {self.start_iter}, teacher in '
-                  f'{self.precision}, scd_agreement every {self.agreement_interval} iterations',
-                  logger='current')
+                  f'{self.precision}, scd_agreement every {self.term.agreement_interval} '
+                  'iterations', logger='current')
 
-    def _build_teacher(self, model) -> FrozenModule:
-        if self.teacher_cfg is None:
-            return model.initial_tower
-        cfg = dict(self.teacher_cfg)
-        tower = build_image_tower(cfg.pop('clip_model'), cfg.pop('pretrained', None), **cfg)
-        ours, theirs = model.student.state_dict(), tower.state_dict()
-        bad = [k for k in ours if k not in theirs or theirs[k].shape != ours[k].shape]
-        if bad:
-            raise ValueError(f'the SCD teacher does not match the student tower: e.g. {bad[:5]} '
-                             'differ; use a teacher of the same architecture')
-        return FrozenModule(tower)
+    def build_term(self, model) -> SCDTerm:
+        """The SCD term for ``model`` (a stage-2 model): its teacher checked against the
+        student tower."""
+        return SCDTerm(teacher=self.build_teacher(model), key='SCDDistillHook',
+                       **self.term_options)
 
-    def _build_refiner(self, tower) -> FrozenModule:
-        """The frozen Refiner, checked against ``tower`` (the student's or teacher's)."""
+    def build_teacher(self, model) -> RefinedTower:
+        """The frozen teacher: the model's initial tower (shared) or ``teacher``'s tower, and
+        the Refiner of ``refiner`` (if set), each checked against the student."""
+        tower = model.initial_tower
+        if self.teacher_cfg is not None:
+            cfg = dict(self.teacher_cfg)
+            built = build_image_tower(cfg.pop('clip_model'), cfg.pop('pretrained', None), **cfg)
+            ours, theirs = model.student.state_dict(), built.state_dict()
+            bad = [k for k in ours if k not in theirs or theirs[k].shape != ours[k].shape]
+            if bad:
+                raise ValueError(f'the SCD teacher does not match the student tower: e.g. '
+                                 f'{bad[:5]} differ; use a teacher of the same architecture')
+            tower = FrozenModule(built)
+        if self.refiner_file is None:
+            return RefinedTower(tower)
         state, cfg = read_refiner_file(self.refiner_file)
-        self.refiner_space = cfg.pop('token_space')
-        token_dim = tower.embed_dim if self.refiner_space == 'projected' else tower.width
-        if cfg['dim'] != token_dim:
-            raise ValueError(f'the Refiner in {self.refiner_file!r} works on {cfg["dim"]}-dim '
-                             f'{self.refiner_space} tokens but this tower\'s have {token_dim}: '
-                             'it was trained for another tower')
-        refiner = MODELS.build(dict(type='Refiner', **cfg))
-        load_state_dict_checked(refiner, state, source=self.refiner_file)
-        return FrozenModule(refiner)
+        token_space = cfg.pop('token_space')
+        refiner = build_refiner(cfg, tower, token_space, state, source=self.refiner_file)
+        return RefinedTower(tower, refiner, token_space)
+
+    # ------------------------------------------------------------------ the schedule
+    def weight_at(self, iteration: int, max_iters: int) -> float:
+        """lambda_SCD of ``iteration`` in a run of ``max_iters``: 0 for the first
+        ``start_ratio`` of the iterations, ``loss_weight`` afterwards."""
+        return self.loss_weight if iteration >= int(self.start_ratio * max_iters) else 0.0
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
-        self._iter = runner.iter
-
-    # ------------------------------------------------------------------ the loss term
-    def current_weight(self) -> float:
-        """lambda_SCD of the current iteration (0 before ``start_iter``)."""
-        return self.loss_weight if self._iter >= self.start_iter else 0.0
-
-    def teacher_dense(self, images: torch.Tensor, mode: str = 'value') -> torch.Tensor:
-        """The teacher's (refined) dense map ``B x D x h x w`` in ``images``' dtype, without
-        gradient, computed in ``precision``."""
-        precision = self.precision
-        if self.refiner is None:
-            return self.teacher('forward_dense', images, mode=mode, precision=precision).dense
-        width = self.refiner_space == 'width'
-        dense = self.teacher('forward_dense', images, mode=mode, project=not width,
-                             precision=precision).dense
-        refined = self.refiner('forward', dense, precision=precision)
-        return self.teacher('project_map', refined, precision=precision) if width else refined
-
-    def tokens(self, dense: torch.Tensor, batch) -> torch.Tensor:
-        """Region (``K x g^2 x D``) or image (``B x h*w x D``) tokens of a dense map."""
-        if self.level == 'region':
-            return region_tokens(dense, batch.rois, self.grid_size,
-                                 spatial_scale=1.0 / batch.patch_size)
-        return dense.flatten(2).transpose(1, 2)
-
-    def agreement_due(self) -> bool:
-        """Whether this iteration logs ``scd_agreement`` (every ``agreement_interval``)."""
-        return self._iter % self.agreement_interval == 0
-
-    @staticmethod
-    def agreement(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The logged ``scd_agreement`` of student and target tokens (no gradient)."""
-        return correlation_agreement(student.detach(), target)
-
-    def loss_term(self, batch) -> Dict[str, torch.Tensor]:
-        """``loss_scd`` (weighted), ``scd_weight`` and, every ``agreement_interval``
-        iterations, ``scd_agreement`` for one step."""
-        weight = self.current_weight()
-        student = self.tokens(batch.student_dense, batch)
-        out = dict(scd_weight=batch.student_dense.new_tensor(weight))
-        if weight == 0.0:  # off: no teacher forward, a zero that keeps the graph
-            out['loss_scd'] = student.sum() * 0.0
-            return out
-        target = self.tokens(self.teacher_dense(batch.images), batch)
-        out['loss_scd'] = weight * self.scd(student, target)
-        if self.agreement_due():
-            out['scd_agreement'] = self.agreement(student, target)
-        return out
+        self.term.weight = self.weight_at(runner.iter, runner.max_iters)

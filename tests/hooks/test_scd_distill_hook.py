@@ -1,75 +1,152 @@
-"""SCDDistillHook pieces: teacher checks, refiner checks, region and image level terms."""
+"""SCDDistillHook through mmengine's Runner: teacher and refiner checks, region and image level
+terms, the lambda schedule, the bf16 teacher's tolerance, the agreement metric, SDPA."""
+import os.path as osp
+
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
 
 from refclip_mm.clip import TINY_EVA_ARCH, TINY_OPENAI_ARCH
+from refclip_mm.clip.tiny import save_tiny_clip
 from refclip_mm.hooks import SCDDistillHook
 from refclip_mm.models.backbones import Refiner
-from refclip_mm.models.trainers import RLABatch, RLATrainer
 from refclip_mm.utils.atomic import atomic_torch_save
 
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs', 'rla', 'clipself-patches_clip-tiny_1xb4-20i_synthetic-64.py')
+SDPA = 'aten::scaled_dot_product_attention'
 
-def tiny_model():
-    torch.manual_seed(0)
-    return RLATrainer(clip_model=TINY_OPENAI_ARCH)
+
+@pytest.fixture(scope='module')
+def clip_files(tmp_path_factory):
+    """The tiny CLIP, and a copy whose image blocks moved (a student that left its teacher)."""
+    root = tmp_path_factory.mktemp('scd_hook_clip')
+    initial, moved = str(root / 'tiny_clip.pth'), str(root / 'tiny_clip_moved.pth')
+    model = save_tiny_clip(initial)
+    gen = torch.Generator().manual_seed(2)
+    state = model.state_dict()
+    for key, value in state.items():
+        if key.startswith('visual.transformer.resblocks.') and value.numel() > 1:
+            state[key] = value + torch.randn(value.shape, generator=gen) * value.std() * 0.3
+    torch.save(state, moved)
+    return dict(initial=initial, moved=moved)
 
 
-def batch_for(model, images):
-    rois = torch.tensor([[0., 0., 0., 32., 32.], [0., 16., 16., 64., 64.], [1., 0., 0., 64., 64.]])
-    return RLABatch(images, model.student_dense(images), rois, model.patch_size)
+def refiner_file(path, dim=32, depth=1, std=0.5, seed=None):
+    if seed is not None:
+        torch.manual_seed(seed)
+    net = Refiner(dim=dim, depth=depth, num_heads=4)
+    torch.nn.init.normal_(net.out.weight, std=std)
+    atomic_torch_save(dict(state_dict=net.state_dict(), meta=dict(
+        refiner_cfg=dict(dim=dim, depth=depth, num_heads=4, mlp_ratio=4.0))), str(path))
+    return str(path)
+
+
+class Recorder(Hook):
+    """Keeps each iteration's outputs (the logged losses, with their graph) and, with
+    ``profile``, the number of SDPA calls of each iteration."""
+    priority = 'LOWEST'
+
+    def __init__(self, profile=False):
+        self.outputs, self.sdpa, self.profile, self._prof = [], [], profile, None
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if self.profile:
+            self._prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+            self._prof.__enter__()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.outputs.append(dict(outputs))
+        if self.profile:
+            self._prof.__exit__(None, None, None)
+            self.sdpa.append([e.name for e in self._prof.events()].count(SDPA))
+
+
+def train(root, data_root, student, max_iters=1, lr=0.0, profile=False, **hook):
+    """A tiny CLIPSelf run with ``SCDDistillHook(**hook)``; ``lr=0`` keeps the student where it
+    started. Returns ``(runner, scd_hook, recorder)``."""
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.pretrained = student
+    cfg.work_dir = str(root)
+    cfg.train_dataloader.dataset.data_root = data_root
+    cfg.train_dataloader.batch_size = 2
+    cfg.train_cfg.max_iters = max_iters
+    cfg.optim_wrapper.optimizer.lr = lr
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint.interval = 1000
+    cfg.default_hooks.logger.interval = 1
+    cfg.randomness = dict(seed=0)
+    cfg.custom_hooks = [dict(type='SCDDistillHook', grid_size=4, **hook)]
+    cfg.experiment_name = f'scd_{osp.basename(str(root))}'
+    runner = Runner.from_cfg(cfg)
+    recorder = Recorder(profile)
+    runner.register_hook(recorder)
+    runner.train()
+    scd = next(h for h in runner.hooks if isinstance(h, SCDDistillHook))
+    return runner, scd, recorder
+
+
+def step_losses(runner):
+    """The trained model's losses on the next training batch (boxes of its last iteration),
+    and the batch's images."""
+    model = runner.model
+    data = model.data_preprocessor(next(iter(runner.train_dataloader)), True)
+    return model(**data, mode='loss'), data['inputs']
+
+
+def student_grads(runner, loss):
+    params = [p for p in runner.model.student.parameters() if p.requires_grad]
+    return torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)])
 
 
 @pytest.mark.parametrize('level', ['region', 'image'])
-def test_at_the_start_student_equals_teacher_so_scd_has_no_gradient(level):
-    model = tiny_model()
-    hook = SCDDistillHook(level=level, grid_size=4)
-    hook.teacher = hook._build_teacher(model)
-    assert hook.teacher is model.initial_tower
-    out = hook.loss_term(batch_for(model, torch.randn(2, 3, 64, 64)))
-    assert set(out) == {'loss_scd', 'scd_weight', 'scd_agreement'}
+def test_at_the_start_student_equals_teacher_so_scd_has_no_gradient(
+        level, clip_files, synthetic_root, tmp_path):
+    runner, scd, recorder = train(tmp_path, synthetic_root, clip_files['initial'], level=level,
+                                  agreement_interval=1)
+    assert scd.term.teacher.tower is runner.model.initial_tower  # shared, not a second copy
+    (out, ) = recorder.outputs
+    assert {'loss_scd', 'scd_weight', 'scd_agreement'} <= set(out)
     assert out['scd_agreement'].item() == pytest.approx(1.0, abs=1e-4)
-    out['loss_scd'].backward()
-    grads = [p.grad.abs().max().item() for p in model.student.parameters() if p.grad is not None]
-    assert grads and max(grads) < 1e-4
+    grads = student_grads(runner, step_losses(runner)[0]['loss_scd'])
+    assert grads.abs().max().item() < 1e-4
 
 
-def test_a_refined_teacher_gives_a_gradient_and_a_lower_agreement(tmp_path):
-    model = tiny_model()
-    refiner = Refiner(dim=32, depth=1, num_heads=4)
-    torch.nn.init.normal_(refiner.out.weight, std=0.5)
-    path = tmp_path / 'refiner.pth'
-    atomic_torch_save(dict(state_dict=refiner.state_dict(), meta=dict(
-        refiner_cfg=dict(dim=32, depth=1, num_heads=4, mlp_ratio=4.0))), str(path))
-    hook = SCDDistillHook(refiner=str(path), grid_size=4)
-    hook.teacher = hook._build_teacher(model)
-    hook.refiner = hook._build_refiner(model.student)
-    out = hook.loss_term(batch_for(model, torch.randn(2, 3, 64, 64)))
-    assert out['scd_agreement'].item() < 0.999
-    out['loss_scd'].backward()
-    assert max(p.grad.abs().max().item() for p in model.student.parameters()
-               if p.grad is not None) > 1e-6
+def test_a_refined_teacher_gives_a_gradient_and_a_lower_agreement(
+        clip_files, synthetic_root, tmp_path):
+    runner, _, recorder = train(tmp_path, synthetic_root, clip_files['initial'],
+                                refiner=refiner_file(tmp_path / 'refiner.pth'),
+                                agreement_interval=1)
+    assert recorder.outputs[0]['scd_agreement'].item() < 0.999
+    grads = student_grads(runner, step_losses(runner)[0]['loss_scd'])
+    assert grads.abs().max().item() > 1e-6
 
 
-def test_off_before_the_start_iteration_costs_no_teacher_forward():
-    model = tiny_model()
-    hook = SCDDistillHook(grid_size=4)
-    hook.teacher = None  # would fail if the teacher were called
-    hook.start_iter, hook._iter = 5, 2
-    out = hook.loss_term(batch_for(model, torch.randn(2, 3, 64, 64)))
-    assert out['loss_scd'].item() == 0.0 and out['scd_weight'].item() == 0.0
-    assert out['loss_scd'].requires_grad
+def test_off_before_the_start_iteration_costs_no_teacher_forward(clip_files, synthetic_root,
+                                                                 tmp_path):
+    _, scd, recorder = train(tmp_path, synthetic_root, clip_files['initial'], max_iters=4,
+                             start_ratio=0.5, profile=True)
+    assert scd.start_iter == 2
+    weights = [out['scd_weight'].item() for out in recorder.outputs]
+    assert weights == pytest.approx([0.0, 0.0, 0.4, 0.4])
+    for out in recorder.outputs[:2]:
+        assert out['loss_scd'].item() == 0.0 and out['loss_scd'].requires_grad
+    assert all(out['loss_scd'].item() > 0.0 for out in recorder.outputs[2:])
+    # while off, no teacher forward: its attention calls (blocks 1..L-1) appear once SCD is on
+    off, on = recorder.sdpa[:2], recorder.sdpa[2:]
+    assert len(set(off)) == 1 and len(set(on)) == 1
+    assert on[0] - off[0] == TINY_OPENAI_ARCH['vision_cfg']['layers'] - 1
 
 
-def test_bad_teacher_refiner_and_options_are_named(tmp_path):
-    model = tiny_model()
+def test_bad_teacher_refiner_and_options_are_named(clip_files, synthetic_root, tmp_path):
     with pytest.raises(ValueError, match='does not match the student'):
-        SCDDistillHook(teacher=dict(clip_model=TINY_EVA_ARCH))._build_teacher(model)
-    refiner = Refiner(dim=48, depth=1, num_heads=4)
-    path = tmp_path / 'refiner48.pth'
-    atomic_torch_save(dict(state_dict=refiner.state_dict(), meta=dict(
-        refiner_cfg=dict(dim=48, depth=1, num_heads=4, mlp_ratio=4.0))), str(path))
+        train(tmp_path / 'a', synthetic_root, clip_files['initial'],
+              teacher=dict(clip_model=TINY_EVA_ARCH))
     with pytest.raises(ValueError, match='trained for another tower'):
-        SCDDistillHook(refiner=str(path))._build_refiner(model.student)
+        train(tmp_path / 'b', synthetic_root, clip_files['initial'],
+              refiner=refiner_file(tmp_path / 'refiner48.pth', dim=48))
     with pytest.raises(ValueError, match='level must be one of'):
         SCDDistillHook(level='pixel')
     with pytest.raises(ValueError, match='start_ratio'):
@@ -84,42 +161,23 @@ BF16_SCD_GRAD_RTOL = 0.1
 BF16_MAX_AGREEMENT = 0.998
 
 
-def perturbed_student(model, noise=0.1):
-    gen = torch.Generator().manual_seed(2)
-    with torch.no_grad():
-        for block in model.student.blocks:
-            for p in block.parameters():
-                if p.numel() > 1:
-                    p.add_(torch.randn(p.shape, generator=gen) * p.std() * noise)
-
-
 @pytest.mark.parametrize('refined', [False, True])
-def test_bf16_teacher_stays_within_the_stated_tolerance(tmp_path, refined):
-    model = tiny_model()
-    perturbed_student(model)
-    refiner = None
-    if refined:
-        torch.manual_seed(1)
-        net = Refiner(dim=32, depth=1, num_heads=4)
-        torch.nn.init.normal_(net.out.weight, std=0.05)
-        refiner = str(tmp_path / 'refiner.pth')
-        atomic_torch_save(dict(state_dict=net.state_dict(), meta=dict(
-            refiner_cfg=dict(dim=32, depth=1, num_heads=4, mlp_ratio=4.0))), refiner)
-    images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(3))
-    params = [p for p in model.student.parameters() if p.requires_grad]
+def test_bf16_teacher_stays_within_the_stated_tolerance(clip_files, synthetic_root, tmp_path,
+                                                        refined):
+    refiner = refiner_file(tmp_path / 'refiner.pth', std=0.05, seed=1) if refined else None
     results = {}
     for precision in ('fp32', 'bf16'):
-        hook = SCDDistillHook(refiner=refiner, grid_size=4, precision=precision)
-        hook.teacher = hook._build_teacher(model)
-        if refined:
-            hook.refiner = hook._build_refiner(model.student)
-        target = hook.teacher_dense(images)
+        # the student starts from the moved weights, the teacher is the initial tower
+        runner, scd, _ = train(
+            tmp_path / precision, synthetic_root, clip_files['moved'], refiner=refiner,
+            precision=precision, agreement_interval=1,
+            teacher=dict(clip_model=TINY_OPENAI_ARCH, pretrained=clip_files['initial']))
+        losses, images = step_losses(runner)
+        target = scd.term.teacher_dense(images)
         assert target.dtype == torch.float32 and not target.requires_grad
-        out = hook.loss_term(batch_for(model, images))
-        grads = torch.autograd.grad(out['loss_scd'], params)
-        results[precision] = out['loss_scd'].detach(), torch.cat([g.flatten() for g in grads])
+        results[precision] = losses['loss_scd'].detach(), student_grads(runner, losses['loss_scd'])
         if precision == 'fp32':  # the stated condition: the student has moved from its teacher
-            assert out['scd_agreement'] <= BF16_MAX_AGREEMENT
+            assert losses['scd_agreement'] <= BF16_MAX_AGREEMENT
     (loss32, grad32), (loss16, grad16) = results['fp32'], results['bf16']
     assert grad32.norm() > 1e-6  # a case where SCD has something to distil
     assert abs(loss16 - loss32) <= BF16_SCD_VALUE_RTOL * abs(loss32)
@@ -127,15 +185,11 @@ def test_bf16_teacher_stays_within_the_stated_tolerance(tmp_path, refined):
     assert not torch.equal(grad16, grad32)  # the bf16 path really ran
 
 
-def test_agreement_metric_every_n_iterations_and_options_checked():
-    model = tiny_model()
-    hook = SCDDistillHook(grid_size=4, agreement_interval=3)
-    hook.teacher = hook._build_teacher(model)
-    batch = batch_for(model, torch.randn(2, 3, 64, 64))
-    logged = []
-    for iteration in range(7):
-        hook._iter = iteration
-        logged.append('scd_agreement' in hook.loss_term(batch))
+def test_agreement_metric_every_n_iterations_and_options_checked(clip_files, synthetic_root,
+                                                                 tmp_path):
+    _, _, recorder = train(tmp_path, synthetic_root, clip_files['initial'], max_iters=7,
+                           agreement_interval=3, start_ratio=0.0)
+    logged = ['scd_agreement' in out for out in recorder.outputs]
     assert logged == [True, False, False, True, False, False, True]
     with pytest.raises(ValueError, match='agreement_interval'):
         SCDDistillHook(agreement_interval=0)
@@ -143,23 +197,17 @@ def test_agreement_metric_every_n_iterations_and_options_checked():
         SCDDistillHook(precision='int8')
 
 
-def test_the_frozen_path_attends_through_sdpa(tmp_path):
+@pytest.mark.parametrize('precision', ['fp32', 'bf16'])
+def test_the_frozen_path_attends_through_sdpa(clip_files, synthetic_root, tmp_path, precision):
     """Every attention of the teacher tower and the Refiner is one scaled_dot_product_attention
     call (fused kernels), in fp32 and under bf16 autocast."""
-    model = tiny_model()
-    net = Refiner(dim=32, depth=2, num_heads=4)
-    path = str(tmp_path / 'refiner.pth')
-    atomic_torch_save(dict(state_dict=net.state_dict(), meta=dict(
-        refiner_cfg=dict(dim=32, depth=2, num_heads=4, mlp_ratio=4.0))), path)
+    runner, scd, _ = train(tmp_path, synthetic_root, clip_files['initial'], precision=precision,
+                           refiner=refiner_file(tmp_path / 'refiner.pth', depth=2))
     images = torch.randn(2, 3, 64, 64)
     # blocks 1..L-1 attend, the last runs in value mode (no attention); plus 2 Refiner blocks
-    expected = model.student.depth - 1 + 2
-    for precision in ('fp32', 'bf16'):
-        hook = SCDDistillHook(refiner=path, precision=precision)
-        hook.teacher = hook._build_teacher(model)
-        hook.refiner = hook._build_refiner(model.student)
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-            hook.teacher_dense(images)
-        names = [e.name for e in prof.events()]
-        assert names.count('aten::scaled_dot_product_attention') == expected, precision
-        assert 'aten::softmax' not in names and 'aten::_softmax' not in names
+    expected = runner.model.student.depth - 1 + 2
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        scd.term.teacher_dense(images)
+    names = [e.name for e in prof.events()]
+    assert names.count(SDPA) == expected
+    assert 'aten::softmax' not in names and 'aten::_softmax' not in names

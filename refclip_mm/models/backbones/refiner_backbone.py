@@ -4,7 +4,8 @@ from typing import Any, Optional, Tuple
 import torch
 
 from ...registry import MODELS
-from ...utils.checkpoint import load_state_dict_checked
+from ..frozen import freeze_parts
+from ..refined_tower import RefinedTower, build_refiner
 from ..refiner_file import export_refiner, read_refiner_file  # noqa: F401 (re-exported)
 from .clip_vit import CLIPViT
 
@@ -50,26 +51,13 @@ class RefinerBackbone(CLIPViT):
                                  f'{refiner_checkpoint!r}')
             cfg.update(recorded)
         self.token_space = cfg.pop('token_space', 'projected')
-        if self.token_space not in ('projected', 'width'):
-            raise ValueError(f"token_space must be 'projected' or 'width', got {self.token_space!r}")
-        token_dim = self.tower.embed_dim if self.token_space == 'projected' else self.tower.width
-        cfg.setdefault('dim', token_dim)
-        if cfg['dim'] != token_dim:
-            raise ValueError(f'the Refiner in {refiner_checkpoint!r} works on {cfg["dim"]}-dim '
-                             f'tokens but this tower\'s {self.token_space} tokens have '
-                             f'{token_dim}: it was trained for another tower')
-        self.project_dense = self.token_space == 'projected'  # width: refine, then project
-        self.refiner = MODELS.build(dict(type='Refiner', **cfg))
-        if state is not None:
-            load_state_dict_checked(self.refiner, state, source=refiner_checkpoint)
-        self.refiner.requires_grad_(False)
-        self._frozen_modules.append(self.refiner)
+        self.refiner = build_refiner(cfg, self.tower, self.token_space, state,
+                                     source=refiner_checkpoint)
+        self._frozen_modules += freeze_parts([self.refiner])
+        self.refined = RefinedTower(self.tower, self.refiner, self.token_space, self.dense_mode)
+        self.project_dense = self.refined.project_tokens  # width: refine, then project
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Images ``B x 3 x H x W`` -> block maps..., refined dense map."""
         *features, dense = super().forward(x)
-        with torch.no_grad():
-            refined = self.refiner(dense)
-            if not self.project_dense:
-                refined = self.tower.project_map(refined)
-        return tuple(features) + (refined, )
+        return tuple(features) + (self.refined.refine(dense), )

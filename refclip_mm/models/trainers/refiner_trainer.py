@@ -11,10 +11,10 @@ from ...registry import MODELS
 from ...utils.regions import check_sampling_ratio, crop_regions, region_tokens
 from ..frozen import FrozenModule, check_precision
 from ..losses import contaminant_mask
-from .boxes import sample_local_boxes
+from ..refined_tower import RefinedTower, build_refiner, check_token_space
+from ..scd_term import SCDTerm
+from .boxes import box_generator, sample_local_boxes
 from .finite import FiniteLossMixin
-
-TOKEN_SPACES = ('projected', 'width')
 
 
 @MODELS.register_module()
@@ -29,11 +29,16 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
     3. target: ``CLIP_dense(crop resized to S x S)`` average-pooled to
        ``grid_size x grid_size`` (no gradient): the zoomed view of the box;
     4. loss: ``loss_dense`` (InfoNCE between student and target tokens of a
-       box) + ``loss_scd`` (SCD between them; its ``loss_weight`` is lambda).
+       box) + the SCD term between them (:class:`~refclip_mm.models.scd_term.SCDTerm`,
+       the one of stage 2: ``loss_scd`` weighted by lambda, ``scd_weight``,
+       ``scd_agreement``).
 
+    The boxes of an iteration come from the generator seeded by (seed, rank,
+    iteration) (:func:`~refclip_mm.models.trainers.boxes.box_generator`).
     Only the Refiner is a submodule: the frozen tower is held by
     :class:`~refclip_mm.models.frozen.FrozenModule`, so it is never saved,
-    optimised or wrapped by DDP.
+    optimised or wrapped by DDP; tower and Refiner form a
+    :class:`~refclip_mm.models.refined_tower.RefinedTower` (``refined``).
 
     Args:
         clip_model: open_clip model name or architecture dict.
@@ -50,7 +55,8 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         crop_sampling_ratio: RoIAlign sampling points per output pixel when
             cutting crops out of the images (1 = bilinear resize).
         loss_dense: dense InfoNCE loss config.
-        loss_scd: SCD loss config (``loss_weight`` = lambda_SCD, 0.4).
+        loss_scd: the SCD term as an SCD loss config: ``tau``, ``loss_weight``
+            (lambda_SCD, 0.4), ``block_size``, ``agreement_interval``; ``None``: no SCD.
         filter_contaminants: drop target tokens that look like global
             contaminants (METHOD.md section 4 option, off by default).
         contaminant_std: the filter's threshold, mean + this many std (0.5).
@@ -84,21 +90,16 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         if data_preprocessor is None:
             data_preprocessor = clip_image_preprocessor()
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if token_space not in TOKEN_SPACES:
-            raise ValueError(f'token_space must be one of {TOKEN_SPACES}, got {token_space!r}')
+        check_token_space(token_space, 'model.token_space')
         tower = build_image_tower(clip_model, pretrained, checkpoint_prefix=checkpoint_prefix)
         self.tower = FrozenModule(tower)
         self.tower_precision = check_precision(tower_precision, 'RefinerTrainer tower_precision')
         self.patch_size = tower.patch_size
         self.dense_mode = dense_mode
         self.token_space = token_space
-        refiner = dict(refiner)
-        token_dim = tower.embed_dim if token_space == 'projected' else tower.width
-        refiner.setdefault('dim', token_dim)
-        if refiner['dim'] != token_dim:
-            raise ValueError(f'refiner dim {refiner["dim"]} does not match the tower\'s '
-                             f'{token_space} token dim {token_dim}')
-        self.refiner = MODELS.build(refiner)
+        self.refiner = build_refiner(refiner, tower, token_space)
+        self.refined = RefinedTower(self.tower, self.refiner, token_space, dense_mode,
+                                    train_refiner=True)
         self.num_boxes = num_boxes
         self.area_range = tuple(area_range)
         self.aspect_range = tuple(aspect_range)
@@ -106,27 +107,22 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         self.crop_sampling_ratio = check_sampling_ratio(
             crop_sampling_ratio, 'model.crop_sampling_ratio')
         self.loss_dense = MODELS.build(loss_dense)
-        self.loss_scd = MODELS.build(loss_scd) if loss_scd else None
+        self.scd = SCDTerm.from_loss_cfg(loss_scd, 'model.loss_scd', grid_size=grid_size) \
+            if loss_scd else None
         self.filter_contaminants = filter_contaminants
         self.contaminant_std = contaminant_std
-        self.box_seed = torch.initial_seed()  # the Runner's seed when built by a Runner
 
     # ------------------------------------------------------------------ features
     def clip_dense(self, images: torch.Tensor, precision: Optional[str] = None) -> torch.Tensor:
         """Frozen CLIP dense map of normalised images (no gradient, fp32): ``B x D x h x w``, or
         ``B x C x h x w`` before the projection when ``token_space='width'``; computed in
         ``precision`` (``None``: ``tower_precision``)."""
-        return self.tower('forward_dense', images, mode=self.dense_mode,
-                          project=self.token_space == 'projected',
-                          precision=precision or self.tower_precision).dense
+        return self.refined.tokens(images, precision or self.tower_precision)
 
     def extract_dense(self, images: torch.Tensor) -> torch.Tensor:
         """Refined, projected dense map ``B x D x h x w`` (the dense-visualisation contract),
         in fp32 like :class:`RefinerBackbone`: what evaluation sees is what detection uses."""
-        refined = self.refiner(self.clip_dense(images, precision='fp32'))
-        if self.token_space == 'width':
-            refined = self.tower('project_map', refined)
-        return refined
+        return self.refined(images, precision='fp32')
 
     def crops(self, images: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
         """Cut ``rois`` (``K x 5``, pixels) out of ``images`` and resize each to the input size."""
@@ -142,9 +138,9 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         """
         valid = self._valid_shapes(images, data_samples)
         rois = sample_local_boxes(valid, self.num_boxes, self.area_range, self.aspect_range,
-                                  generator=self._box_generator()).to(images)
+                                  generator=box_generator()).to(images)
         dense = self.clip_dense(images)
-        refined = self.refiner(dense)
+        refined = self.refined.refine(dense, project=False)
         student = self.region_tokens(refined, rois)
         target = F.adaptive_avg_pool2d(self.clip_dense(self.crops(images, rois)), self.grid_size)
         return dict(student=student, target=target.flatten(2).transpose(1, 2), rois=rois,
@@ -153,17 +149,6 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
     def region_tokens(self, dense: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
         """``K x g^2 x D`` tokens of each box (``rois`` in input pixels) on a dense map."""
         return region_tokens(dense, rois, self.grid_size, spatial_scale=1.0 / self.patch_size)
-
-    def _box_generator(self) -> Optional[torch.Generator]:
-        """Inside a Runner: a generator seeded by (seed, rank, iteration), so the boxes of an
-        iteration are the same whether or not the run was interrupted and resumed."""
-        from mmengine.dist import get_rank
-        from mmengine.logging import MessageHub
-        iteration = MessageHub.get_current_instance().get_info('iter')
-        if iteration is None:
-            return None  # outside a Runner: the global torch generator
-        return torch.Generator().manual_seed(
-            (self.box_seed * 1_000_003 + get_rank() * 10_007 + int(iteration)) % (2 ** 63))
 
     @staticmethod
     def _valid_shapes(images: torch.Tensor, data_samples: Optional[Sequence]) -> List[Tuple[int, int]]:
@@ -188,8 +173,8 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         student, target = tokens['student'], tokens['target']
         valid_mask = self._valid_targets(target) if self.filter_contaminants else None
         losses = dict(loss_dense=self.loss_dense(student, target, valid_mask=valid_mask))
-        if self.loss_scd is not None:
-            losses['loss_scd'] = self.loss_scd(student, target)
+        if self.scd is not None:
+            losses.update(self.scd(student, target))
         with torch.no_grad():
             cos = F.cosine_similarity(student, target, dim=-1)
             losses['token_cos'] = cos.mean()
