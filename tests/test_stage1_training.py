@@ -1,12 +1,12 @@
 """Stage 1 end to end through mmengine's Runner: train, save, resume, export, RefinerBackbone."""
 import os.path as osp
 
+import factories
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from refclip_mm.clip.tiny import save_tiny_clip
 from refclip_mm.utils.checkpoint import load_checkpoint_file
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -30,7 +30,7 @@ def tiny_cfg(data_root, work_dir, max_iters, resume=False):
 @pytest.fixture(scope='module')
 def stage1_run(synthetic_root, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('stage1')
-    save_tiny_clip(str(work_dir / 'tiny_clip.pth'))
+    factories.tiny_clip_file(work_dir / 'tiny_clip.pth')
     runner = Runner.from_cfg(tiny_cfg(synthetic_root, work_dir, 4))
     clip_before = runner.model.tower.checksum()
     runner.train()
@@ -108,9 +108,7 @@ def test_a_width_space_refiner_runs_in_the_backbone_and_the_scd_teacher(stage1_r
                              refiner=dict(type='Refiner', depth=1, num_heads=4))
     torch.nn.init.normal_(trainer.refiner.out.weight, std=0.05)
     path = str(tmp_path / 'width_refiner.pth')
-    from refclip_mm.utils.atomic import atomic_torch_save
-    atomic_torch_save(dict(state_dict=trainer.refiner.state_dict(), meta=dict(
-        refiner_cfg=dict(dim=64, depth=1, num_heads=4, mlp_ratio=4.0), token_space='width')), path)
+    factories.refiner_file(path, refiner=trainer.refiner, token_space='width', clip_model=arch)
     images = torch.randn(2, 3, 64, 64)
     expected = trainer.extract_dense(images)
     backbone = RefinerBackbone(clip_model=arch, pretrained=clip_file, refiner_checkpoint=path,

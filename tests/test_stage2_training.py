@@ -3,14 +3,12 @@ import os
 import os.path as osp
 import socket
 
+import factories
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from refclip_mm.clip.tiny import save_tiny_clip
-from refclip_mm.models.backbones import Refiner
-from refclip_mm.utils.atomic import atomic_torch_save
 from refclip_mm.utils.checkpoint import load_checkpoint_file
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -18,18 +16,12 @@ CONFIG = osp.join(REPO, 'configs', 'rla', 'clipself-patches-rsc_clip-tiny_1xb4-2
 
 
 @pytest.fixture(scope='module')
-def inputs(tmp_path_factory):
-    """Initial tiny CLIP weights and a (non-identity) exported Refiner for it."""
-    root = tmp_path_factory.mktemp('stage2_inputs')
-    clip_file = str(root / 'tiny_clip.pth')
-    save_tiny_clip(clip_file)
-    torch.manual_seed(0)
-    refiner = Refiner(dim=32, depth=2, num_heads=4, mlp_ratio=2.0)
-    torch.nn.init.normal_(refiner.out.weight, std=0.05)
-    refiner_file = str(root / 'refiner.pth')
-    atomic_torch_save(dict(state_dict=refiner.state_dict(), meta=dict(
-        refiner_cfg=dict(dim=32, depth=2, num_heads=4, mlp_ratio=2.0))), refiner_file)
-    return dict(clip=clip_file, refiner=refiner_file)
+def inputs(tiny_clip_file, tmp_path_factory):
+    """Initial tiny CLIP weights and a (non-identity) Refiner file for it."""
+    refiner_file = str(tmp_path_factory.mktemp('stage2_inputs') / 'refiner.pth')
+    factories.refiner_file(refiner_file, dim=32, depth=2, num_heads=4, mlp_ratio=2.0,
+                           out_std=0.05, seed=0)
+    return dict(clip=tiny_clip_file, refiner=refiner_file)
 
 
 def options(data_root, inputs, max_iters, work_dir, batch_size=4, max_split=3):

@@ -2,6 +2,7 @@
 terms, the lambda schedule, the bf16 teacher's tolerance, the agreement metric, SDPA."""
 import os.path as osp
 
+import factories
 import pytest
 import torch
 from mmengine.config import Config
@@ -9,10 +10,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from refclip_mm.clip import TINY_EVA_ARCH, TINY_OPENAI_ARCH
-from refclip_mm.clip.tiny import save_tiny_clip
 from refclip_mm.hooks import SCDDistillHook
-from refclip_mm.models.backbones import Refiner
-from refclip_mm.utils.atomic import atomic_torch_save
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'rla', 'clipself-patches_clip-tiny_1xb4-20i_synthetic-64.py')
@@ -20,11 +18,10 @@ SDPA = 'aten::scaled_dot_product_attention'
 
 
 @pytest.fixture(scope='module')
-def clip_files(tmp_path_factory):
+def clip_files(weights, tmp_path_factory):
     """The tiny CLIP, and a copy whose image blocks moved (a student that left its teacher)."""
-    root = tmp_path_factory.mktemp('scd_hook_clip')
-    initial, moved = str(root / 'tiny_clip.pth'), str(root / 'tiny_clip_moved.pth')
-    model = save_tiny_clip(initial)
+    initial, model = weights('openai')
+    moved = str(tmp_path_factory.mktemp('scd_hook_clip') / 'tiny_clip_moved.pth')
     gen = torch.Generator().manual_seed(2)
     state = model.state_dict()
     for key, value in state.items():
@@ -34,13 +31,8 @@ def clip_files(tmp_path_factory):
     return dict(initial=initial, moved=moved)
 
 
-def refiner_file(path, dim=32, depth=1, std=0.5, seed=None):
-    if seed is not None:
-        torch.manual_seed(seed)
-    net = Refiner(dim=dim, depth=depth, num_heads=4)
-    torch.nn.init.normal_(net.out.weight, std=std)
-    atomic_torch_save(dict(state_dict=net.state_dict(), meta=dict(
-        refiner_cfg=dict(dim=dim, depth=depth, num_heads=4, mlp_ratio=4.0))), str(path))
+def refiner_file(path, dim=32, depth=1, std=0.5, seed=0):
+    factories.refiner_file(path, dim=dim, depth=depth, num_heads=4, out_std=std, seed=seed)
     return str(path)
 
 
