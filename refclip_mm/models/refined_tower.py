@@ -22,8 +22,7 @@ from torch import nn
 from ..registry import MODELS
 from ..utils.checkpoint import load_state_dict_checked
 from .frozen import FrozenModule, check_precision
-
-TOKEN_SPACES = ('projected', 'width')
+from .refiner_file import TOKEN_SPACES
 
 
 def check_token_space(token_space: str, key: str = 'token_space') -> str:

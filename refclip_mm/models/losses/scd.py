@@ -256,8 +256,8 @@ class SCDLoss(nn.Module):
 
     Args:
         tau: softmax temperature of both correlation distributions (paper default 0.2).
-        loss_weight: multiplier of the returned loss (the lambda_SCD = 0.4 schedule lives in
-            the SCD hook; keep 1.0 there).
+        loss_weight: multiplier of the returned loss. Training applies lambda_SCD in the
+            SCD term (:class:`~refclip_mm.models.scd_term.SCDTerm`), which keeps this at 1.0.
         normalize: L2-normalise student and target tokens inside.
         block_size: rows per block; ``None`` chooses it from ``block_bytes``.
         block_bytes: budget of one ``B x rows x N`` fp32 block when ``block_size`` is None.
