@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from refclip_mm.clip import TINY_OPENAI_ARCH
+from refclip_mm.models.scd_term import SCDTerm
 from refclip_mm.models.trainers import RefinerTrainer, sample_local_boxes
+from refclip_mm.models.trainers.boxes import sample_grid_boxes, seeded_generator
 
 
 def tiny_trainer(**kwargs):
@@ -79,6 +81,49 @@ def test_refiner_width_must_match_the_tower():
     with pytest.raises(ValueError, match='refiner dim 48 does not match'):
         tiny_trainer().__class__(clip_model=TINY_OPENAI_ARCH,
                                  refiner=dict(type='Refiner', dim=48, num_heads=4))
+    with pytest.raises(ValueError, match='model.loss_scd must be an SCDLoss config'):
+        tiny_trainer(loss_scd=dict(type='DenseInfoNCELoss'))
+
+
+def test_scd_is_the_stage2_term_with_its_weight_and_log_entries():
+    from mmengine.logging import MessageHub
+    MessageHub.get_instance('outside_a_runner')  # no iteration: scd_agreement on every call
+    model = tiny_trainer(loss_scd=dict(type='SCDLoss', tau=0.2, loss_weight=0.25))
+    assert isinstance(model.scd, SCDTerm) and model.scd.teacher is None
+    torch.manual_seed(0)
+    losses = model.loss(torch.randn(2, 3, 64, 64))
+    assert losses['scd_weight'].item() == 0.25
+    assert -1.0 <= losses['scd_agreement'].item() <= 1.0
+    torch.manual_seed(0)
+    tokens = model.box_tokens(torch.randn(2, 3, 64, 64))
+    unweighted = model.scd.loss(tokens['student'], tokens['target'])
+    torch.testing.assert_close(losses['loss_scd'], 0.25 * unweighted)
+
+
+def test_both_stages_draw_their_boxes_from_the_seed_rank_iteration_generator():
+    from mmengine.logging import MessageHub
+    from mmengine.structures import BaseDataElement
+
+    from refclip_mm.models.trainers import RLATrainer
+    stage1 = tiny_trainer()
+    stage2 = RLATrainer(clip_model=TINY_OPENAI_ARCH)
+    sample = BaseDataElement(metainfo=dict(valid_shape=(48, 64), grid_boxes=(6, 20)))
+    hub = MessageHub.get_instance('box_seeding_test')
+    images = torch.randn(1, 3, 64, 64)
+    drawn = {}
+    for iteration in (3, 4, 3):
+        hub.update_info('iter', iteration)
+        seed = torch.initial_seed()
+        local = stage1.box_tokens(images)['rois']
+        grid = stage2.rois_from([sample], images.device)
+        expected_local = sample_local_boxes([(64, 64)], stage1.num_boxes,
+                                            generator=seeded_generator(seed, 0, iteration))
+        expected_grid = sample_grid_boxes((48, 64), 6, 20,
+                                          generator=seeded_generator(seed, 0, iteration))
+        torch.testing.assert_close(local, expected_local, rtol=0, atol=0)
+        torch.testing.assert_close(grid[:, 1:], expected_grid, rtol=0, atol=0)
+        drawn.setdefault(iteration, []).append(local)
+    assert torch.equal(*drawn[3]) and not torch.equal(drawn[3][0], drawn[4][0])
 
 
 def test_contaminant_filter_compares_boxes_of_other_images():
