@@ -79,7 +79,7 @@ class SCDDistillHook(Hook):
             raise TypeError(f'SCDDistillHook needs a stage-2 model with add_loss_term '
                             f'(RLATrainer), got {type(model).__name__}')
         self.term = self.build_term(model)
-        self.start_iter = int(self.start_ratio * runner.max_iters)
+        self.start_iter = self.start_iteration(runner.max_iters)
         model.add_loss_term('scd', self.term.rla_term)
         print_log(f'SCD: {"R-SC-RLA" if self.refiner_file else "SC-RLA"}, {self.term.level} level, '
                   f'lambda {self.loss_weight} from iteration {self.start_iter}, teacher in '
@@ -113,10 +113,14 @@ class SCDDistillHook(Hook):
         return RefinedTower(tower, refiner, token_space)
 
     # ------------------------------------------------------------------ the schedule
+    def start_iteration(self, max_iters: int) -> int:
+        """The first iteration with SCD on in a run of ``max_iters``."""
+        return int(self.start_ratio * max_iters)
+
     def weight_at(self, iteration: int, max_iters: int) -> float:
         """lambda_SCD of ``iteration`` in a run of ``max_iters``: 0 for the first
         ``start_ratio`` of the iterations, ``loss_weight`` afterwards."""
-        return self.loss_weight if iteration >= int(self.start_ratio * max_iters) else 0.0
+        return self.loss_weight if iteration >= self.start_iteration(max_iters) else 0.0
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         self.term.weight = self.weight_at(runner.iter, runner.max_iters)
