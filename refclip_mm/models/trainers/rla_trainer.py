@@ -11,7 +11,7 @@ from mmengine.model import BaseModel
 from ...clip import build_image_tower, load_class_embeddings
 from ...datasets.transforms import clip_image_preprocessor
 from ...registry import MODELS
-from ...utils.regions import check_sampling_ratio, crop_regions
+from ...utils.regions import boxes_to_rois, check_sampling_ratio, crop_regions
 from ..frozen import FrozenModule, FrozenPartsMixin, freeze_parts
 from .boxes import box_generator, sample_grid_boxes
 from .finite import FiniteLossMixin
@@ -171,7 +171,7 @@ class RLATrainer(FiniteLossMixin, FrozenPartsMixin, BaseModel):
         (:func:`~refclip_mm.models.trainers.boxes.box_generator`). An image without boxes is
         an error."""
         generator = box_generator()
-        rows = []
+        per_image = []
         for index, sample in enumerate(data_samples):
             grid = sample.metainfo.get('grid_boxes')
             if grid is not None:
@@ -182,9 +182,8 @@ class RLATrainer(FiniteLossMixin, FrozenPartsMixin, BaseModel):
                 name = sample.metainfo.get('img_path', f'#{index}')
                 raise ValueError(f'image {name} has no boxes for the RLA loss; the pipeline needs '
                                  'RandomGridBoxes or LoadRegionProposals')
-            boxes = boxes.to(device=device, dtype=torch.float32)
-            rows.append(torch.cat([boxes.new_full((len(boxes), 1), index), boxes], dim=1))
-        return torch.cat(rows)
+            per_image.append(boxes)
+        return boxes_to_rois(per_image, len(per_image), device=device)
 
     # ------------------------------------------------------------ BaseModel API
     def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
