@@ -114,7 +114,7 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
         return clip_file, clip_file
 
     def stage1(progress):
-        from ..models.backbones.refiner_backbone import export_refiner
+        from ..models.refiner_file import export_refiner
         stage_dir = osp.join(work, 'stage1')
         cfg = load_config(config_path('stage1'), work_dir=stage_dir, cfg_options={
             'train_dataloader.dataset.data_root': data, 'model.pretrained': clip_file})

@@ -6,9 +6,9 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from ..clip import build_image_tower
-from ..models.backbones.refiner_backbone import read_refiner_file
 from ..models.frozen import FrozenModule
 from ..models.refined_tower import RefinedTower, build_refiner
+from ..models.refiner_file import read_refiner_file
 from ..models.scd_term import SCDTerm
 from ..registry import HOOKS
 
