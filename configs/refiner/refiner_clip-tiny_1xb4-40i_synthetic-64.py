@@ -2,9 +2,8 @@
 # (refclip_mm.clip.tiny.TINY_OPENAI_ARCH, patch 8) on 64 px synthetic scenes.
 # Data: python tools/make_synthetic_data.py data/demo
 # Weights: python -c "from refclip_mm.clip.tiny import save_tiny_clip; save_tiny_clip('data/demo/tiny_clip.pth')"
-_base_ = ['../_base_/default_runtime.py', '../_base_/models/clip_tiny.py']
-image_size = 64
-data_root = 'data/demo/'
+_base_ = ['../_base_/default_runtime.py', '../_base_/models/clip_tiny.py',
+          '../_base_/datasets/synthetic_unlabeled_64.py']
 clip_pretrained = 'data/demo/tiny_clip.pth'
 model = dict(
     type='RefinerTrainer',
@@ -15,21 +14,6 @@ model = dict(
     grid_size=4,
     loss_dense=dict(type='DenseInfoNCELoss', tau=0.2),
     loss_scd=dict(type='SCDLoss', tau=0.2, loss_weight=0.4))
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='UnlabeledImageDataset',
-        data_root=data_root,
-        data_prefix=dict(img='images/train'),
-        pipeline=[
-            dict(type='LoadImageChecked', on_unreadable='raise'),
-            dict(type='ResizeLongestSidePad', size=image_size),
-            dict(type='PackImageInputs'),
-        ]))
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=40, by_epoch=False, begin=0, end=40)]

@@ -2,9 +2,8 @@
 # CLIP ViT (refclip_mm.clip.tiny.TINY_OPENAI_ARCH, patch 8) on 64 px synthetic scenes.
 # Data: python tools/make_synthetic_data.py data/demo
 # Initial weights: python -c "from refclip_mm.clip.tiny import save_tiny_clip; save_tiny_clip('data/demo/tiny_clip.pth')"
-_base_ = ['../_base_/default_runtime.py', '../_base_/models/clip_tiny.py']
-image_size = 64
-data_root = 'data/demo/'
+_base_ = ['../_base_/default_runtime.py', '../_base_/models/clip_tiny.py',
+          '../_base_/datasets/synthetic_unlabeled_64.py']
 clip_pretrained = 'data/demo/tiny_clip.pth'
 model = dict(
     type='RLATrainer',
@@ -12,22 +11,10 @@ model = dict(
     pretrained=clip_pretrained,
     loss_rla=dict(type='CLIPSelfLoss'),
     crop_enlarge=1.0)
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type='UnlabeledImageDataset',
-        data_root=data_root,
-        data_prefix=dict(img='images/train'),
-        pipeline=[
-            dict(type='LoadImageChecked', on_unreadable='raise'),
-            dict(type='ResizeLongestSidePad', size=image_size),
-            dict(type='RandomGridBoxes', max_split=3, max_boxes=6),
-            dict(type='PackImageInputs'),
-        ]))
+# the base pipeline with grid boxes requested before packing
+train_pipeline = _base_.train_pipeline[:-1] + [
+    dict(type='RandomGridBoxes', max_split=3, max_boxes=6)] + _base_.train_pipeline[-1:]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.1),
     clip_grad=dict(max_norm=1.0))
