@@ -15,6 +15,6 @@ install_atomic_local_backend()
 patch_lvis_for_numpy()
 
 from . import registry  # noqa: E402,F401
-from . import datasets, evaluation, hooks, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, hooks, models  # noqa: E402,F401
 
 __all__ = ['__version__']

@@ -1,0 +1,4 @@
+"""Training-loop parts for mmengine's Runner that mmengine itself lacks on the CPU."""
+from .optim_wrappers import AutocastOptimWrapper
+
+__all__ = ['AutocastOptimWrapper']
