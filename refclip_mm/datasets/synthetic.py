@@ -185,6 +185,33 @@ def scene_caption(categories: Sequence[int], stuff_id: int) -> str:
     return f'a photo of {" and ".join("a " + n for n in names) or "nothing"} on {STUFF_CLASSES[stuff_id]}'
 
 
+def random_crop_box(rng: np.random.Generator, size: int, scale: Sequence[float],
+                    ratio: Sequence[float]):
+    """``(x, y, w, h)`` of a random-resized-crop box in a ``size x size`` image.
+
+    Area fraction uniform in ``scale``, aspect ``w / h`` log-uniform in ``ratio``,
+    clipped to the image; position uniform.
+    """
+    area = rng.uniform(*scale) * size * size
+    aspect = float(np.exp(rng.uniform(np.log(ratio[0]), np.log(ratio[1]))))
+    w = int(round(min(size, max(1.0, np.sqrt(area * aspect)))))
+    h = int(round(min(size, max(1.0, np.sqrt(area / aspect)))))
+    x, y = int(rng.integers(0, size - w + 1)), int(rng.integers(0, size - h + 1))
+    return x, y, w, h
+
+
+def crop_scene(scene: Scene, box, out_size: int, min_visible: float):
+    """``(image, caption)`` of a crop resized to ``out_size``: it names the objects that have at
+    least ``min_visible`` of their visible pixels inside the crop."""
+    import cv2
+    x, y, w, h = box
+    image = cv2.resize(scene.image[y:y + h, x:x + w], (out_size, out_size),
+                       interpolation=cv2.INTER_LINEAR)
+    shown = [inst['category'] for inst in scene.instances
+             if inst['mask'][y:y + h, x:x + w].sum() >= min_visible * inst['mask'].sum()]
+    return image, scene_caption(shown, scene.stuff_id)
+
+
 def render_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> Scene:
     """Draw one scene with the random generator ``rng``."""
     return paint_scene(sample_layout(rng, cfg))
