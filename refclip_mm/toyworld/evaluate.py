@@ -10,20 +10,30 @@ text-aligned (projected) space:
 * :func:`region_top1`: region classification of ground-truth boxes (RoIAlign) and of
   thing masks (mask pooling) against the thing-class text embeddings;
 * :func:`zero_shot_accuracy`: image-level zero-shot classification (CLS path) of
-  single-object scenes, to show that stage 0 learned the world.
+  single-object scenes, to show that stage 0 learned the world;
+* :func:`linear_probe_miou`: a linear classifier of the semantic classes trained on the
+  frozen tokens of training scenes (the standard dense-quality protocol);
+* :func:`scene_locality`: the locality index on scene pairs that differ in one object.
+
+Every metric takes the maps of a tower run at an evaluation size (:func:`resize_images`):
+the scenes are drawn at 64 px and a larger size zooms them, as the paper runs towers above
+their native resolution.
 """
 import json
 import os.path as osp
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..datasets.synthetic import COLOURS, SEMANTIC_CLASSES, THING_CLASSES, SceneConfig, render_scene
+from ..datasets.synthetic import (COLOURS, SEMANTIC_CLASSES, THING_CLASSES, SceneConfig,
+                                  render_scene, render_scene_pair)
+from ..evaluation.linear_probe import linear_probe_segmentation
+from ..evaluation.locality import locality_index
 from ..evaluation.towers import load_rgb, normalize_images
-from ..evaluation.unsupervised_seg import evaluate_dense_features
+from ..evaluation.unsupervised_seg import evaluate_over_restarts
 
 DenseFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -49,8 +59,9 @@ class EvalSet:
         return self.images.shape[0]
 
 
-def load_eval_set(root: str, split: str = 'val') -> EvalSet:
-    """Read ``root/images/<split>``, ``root/semantic/<split>`` and ``instances_<split>.json``."""
+def load_eval_set(root: str, split: str = 'val', limit: Optional[int] = None) -> EvalSet:
+    """Read ``root/images/<split>``, ``root/semantic/<split>`` and ``instances_<split>.json``
+    (the first ``limit`` images of the file when given)."""
     from PIL import Image
     from pycocotools import mask as mask_utils
     ann_file = osp.join(root, 'annotations', f'instances_{split}.json')
@@ -59,9 +70,11 @@ def load_eval_set(root: str, split: str = 'val') -> EvalSet:
                                 'tools/make_synthetic_data.py or tools/toyworld.py')
     with open(ann_file) as f:
         coco = json.load(f)
+    coco['images'] = coco['images'][:limit]
     per_image: Dict[int, list] = {image['id']: [] for image in coco['images']}
     for ann in coco['annotations']:
-        per_image[ann['image_id']].append(ann)
+        if ann['image_id'] in per_image:
+            per_image[ann['image_id']].append(ann)
     images, semantic, boxes, labels, masks = [], [], [], [], []
     for image in coco['images']:
         stem = osp.splitext(image['file_name'])[0]
@@ -82,18 +95,67 @@ def load_eval_set(root: str, split: str = 'val') -> EvalSet:
                    boxes, labels, masks)
 
 
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """``N x 3 x size x size``: normalised images zoomed (bilinear) to the evaluation size."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    return F.interpolate(images, size=(size, size), mode='bilinear', align_corners=False)
+
+
 @torch.no_grad()
-def dense_maps(fn: DenseFn, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
-    """``N x D x h x w`` dense maps of ``images`` (``N x 3 x H x W``), computed in batches."""
-    return torch.cat([fn(images[i:i + batch_size]).float()
+def dense_maps(fn: DenseFn, images: torch.Tensor, size: Optional[int] = None,
+               batch_size: int = 32) -> torch.Tensor:
+    """``N x D x h x w`` dense maps of ``images`` (``N x 3 x H x W``) zoomed to ``size``
+    (default: as they are), computed in batches."""
+    size = size or images.shape[-1]
+    return torch.cat([fn(resize_images(images[i:i + batch_size], size)).float()
                       for i in range(0, images.shape[0], batch_size)])
 
 
-def unsupervised_seg_miou(maps: torch.Tensor, data: EvalSet, seed: int = 0) -> float:
-    """mIoU (%) of k-means clusters (k = number of semantic classes) matched to the classes."""
-    result = evaluate_dense_features(list(maps), list(data.semantic), len(SEMANTIC_CLASSES),
-                                     seed=seed)
+def unsupervised_seg_miou(maps: torch.Tensor, data: EvalSet, seed: int = 0,
+                          restarts: int = 10) -> float:
+    """mIoU (%) of k-means clusters (k = number of semantic classes) matched to the classes,
+    averaged over ``restarts`` k-means seeds (``seed * 1000 + r``)."""
+    result = evaluate_over_restarts(list(maps), list(data.semantic), len(SEMANTIC_CLASSES),
+                                    restarts=restarts, seed=seed * 1000)
     return float(result.miou)
+
+
+def linear_probe_miou(train_maps: torch.Tensor, train: EvalSet, val_maps: torch.Tensor,
+                      val: EvalSet, seed: int = 0) -> float:
+    """Linear-probe segmentation mIoU (%): a 1 x 1 classifier of the semantic classes trained
+    on ``train_maps`` (``N x D x h x w``) and scored on ``val_maps``."""
+    result = linear_probe_segmentation(list(train_maps), list(train.semantic), list(val_maps),
+                                       list(val.semantic), len(SEMANTIC_CLASSES), seed=seed)
+    return float(result.miou)
+
+
+ScenePair = Tuple[torch.Tensor, torch.Tensor, np.ndarray]
+
+
+def scene_pairs(num_pairs: int, seed: int = 0, image_size: int = 64) -> List[ScenePair]:
+    """Scene pairs that differ in exactly one object, half with its category swapped and half
+    with it removed: ``(image a, image b, changed-pixel mask)``, images normalised
+    ``3 x H x W``."""
+    rng = np.random.default_rng(seed)
+    cfg = SceneConfig(image_size=image_size, object_scale=(0.2, 0.55))
+    pairs = []
+    for index in range(num_pairs):
+        scene, changed, mask = render_scene_pair(rng, cfg, 'swap' if index % 2 == 0 else 'remove')
+        a, b = normalize_images(np.stack([scene.image, changed.image]))
+        pairs.append((a, b, mask))
+    return pairs
+
+
+@torch.no_grad()
+def scene_locality(fn: DenseFn, pairs: Sequence[ScenePair], size: int,
+                   min_distance: int = 2) -> float:
+    """Locality index (far / near token change, see :mod:`refclip_mm.evaluation.locality`)
+    of a tower on scene pairs zoomed to ``size``; 0: perfectly local."""
+    a = dense_maps(fn, torch.stack([p[0] for p in pairs]), size)
+    b = dense_maps(fn, torch.stack([p[1] for p in pairs]), size)
+    return float(locality_index([(x, y, p[2]) for x, y, p in zip(a, b, pairs)],
+                                min_distance).index)
 
 
 def confusion_miou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
@@ -202,16 +264,30 @@ def zero_shot_accuracy(encode_image: Callable[[torch.Tensor], torch.Tensor],
                 shape=_percent(pred // colours == labels // colours))
 
 
-def evaluate_tower(fn: DenseFn, data: EvalSet, semantic_embeddings: torch.Tensor,
-                   thing_embeddings: torch.Tensor, seed: int = 0) -> Dict[str, float]:
-    """Every training-free ToyWorld metric of one tower (all in %): ``unsup_miou``,
-    ``ov_seg_miou``, ``box_top1``, ``mask_top1`` and the colour / shape parts of the latter two."""
-    maps = dense_maps(fn, data.images)
-    regions = region_top1(maps, thing_embeddings, data)
-    metrics = dict(unsup_miou=unsupervised_seg_miou(maps, data, seed),
-                   ov_seg_miou=ov_seg_miou(maps, semantic_embeddings, data),
-                   box_top1=regions.pop('box'), mask_top1=regions.pop('mask'))
-    metrics.update(regions)
+def evaluate_tower(fn: DenseFn, data: EvalSet, semantic_embeddings: Optional[torch.Tensor],
+                   thing_embeddings: Optional[torch.Tensor], seed: int = 0,
+                   size: Optional[int] = None, probe_data: Optional[EvalSet] = None,
+                   pairs: Sequence[ScenePair] = (), restarts: int = 10) -> Dict[str, float]:
+    """Every training-free ToyWorld metric of one tower at one evaluation size.
+
+    Returns (all in %, the locality index as a ratio): ``unsup_miou`` (mean over ``restarts``
+    k-means seeds), ``probe_miou`` (with ``probe_data``: the linear probe trained on it),
+    ``locality`` (with ``pairs``), and, with text embeddings, ``ov_seg_miou``, ``box_top1``,
+    ``mask_top1`` and the colour / shape parts of the latter two. A tower without text
+    alignment (``None`` embeddings) gets the dense-quality metrics only.
+    """
+    maps = dense_maps(fn, data.images, size)
+    metrics = dict(unsup_miou=unsupervised_seg_miou(maps, data, seed, restarts))
+    if probe_data is not None:
+        metrics['probe_miou'] = linear_probe_miou(dense_maps(fn, probe_data.images, size),
+                                                  probe_data, maps, data, seed)
+    if pairs:
+        metrics['locality'] = scene_locality(fn, pairs, size or data.images.shape[-1])
+    if semantic_embeddings is not None and thing_embeddings is not None:
+        regions = region_top1(maps, thing_embeddings, data)
+        metrics.update(ov_seg_miou=ov_seg_miou(maps, semantic_embeddings, data),
+                       box_top1=regions.pop('box'), mask_top1=regions.pop('mask'))
+        metrics.update(regions)
     return metrics
 
 

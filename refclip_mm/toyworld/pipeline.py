@@ -9,10 +9,13 @@ stopped; delete a file to redo its step):
    single-object scenes; text embeddings of the class names;
 3. per seed: stage 1 (the Refiner on the frozen stage-0 CLIP), then stage 2 with CLIPSelf,
    RegionCLIP, SC-RLA (CLIPSelf + SCD) and R-SC-RLA (CLIPSelf + SCD with the Refiner);
-4. per tower and seed: unsupervised-segmentation mIoU, training-free open-vocabulary
-   segmentation mIoU, region top-1 on boxes and masks, and a tiny F-ViT's novel AP50;
-5. the table (mean +- std over seeds; table.md, results.json) and a panel of the towers'
-   dense features (panel.png).
+4. per tower, seed and evaluation size (the CLIP's native 64 px and the stage-2 size):
+   unsupervised-segmentation mIoU (mean over k-means restarts), linear-probe mIoU, the
+   locality index, training-free open-vocabulary segmentation mIoU, region top-1 on boxes and
+   masks; per tower and seed a tiny F-ViT's base and novel AP50;
+5. the tables (mean and 95% interval over seeds), the pre-registered claims decided on paired
+   differences (:func:`refclip_mm.evaluation.decision.decide`; table.md, results.json) and a
+   panel of the towers' dense features (panel.png).
 
 Training runs go through :mod:`refclip_mm.apis`; schedules are fitted by meaning
 (:func:`~refclip_mm.apis.fit_schedule`) and hooks set by type, never by list position.
@@ -22,7 +25,7 @@ import os
 import os.path as osp
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..apis import (fit_schedule, last_checkpoint, load_config, set_hook_options, train,
                     train_then_test)
@@ -30,20 +33,23 @@ from ..utils.paths import config_root
 
 CONFIG_DIR = osp.join(config_root(), 'toyworld')
 CONFIGS = dict(
-    stage0=osp.join(CONFIG_DIR, 'stage0_clip-toy_1xb64-1200i_scenes-64.py'),
-    refiner=osp.join(CONFIG_DIR, 'refiner_clip-toy_1xb16-300i_scenes-64.py'),
-    clipself=osp.join(CONFIG_DIR, 'clipself_clip-toy_1xb16-300i_scenes-64.py'),
-    regionclip=osp.join(CONFIG_DIR, 'regionclip_clip-toy_1xb16-300i_scenes-64.py'),
-    sc_rla=osp.join(CONFIG_DIR, 'clipself-sc_clip-toy_1xb16-300i_scenes-64.py'),
-    r_sc_rla=osp.join(CONFIG_DIR, 'clipself-rsc_clip-toy_1xb16-300i_scenes-64.py'),
-    fvit=osp.join(CONFIG_DIR, 'fvit-faster-rcnn_clip-toy_1xb8-600i_scenes-64.py'),
+    stage0=osp.join(CONFIG_DIR, 'stage0_clip-toy_1xb256-800i_scenes-64.py'),
+    refiner=osp.join(CONFIG_DIR, 'refiner_clip-toy_1xb16-200i_scenes-128.py'),
+    clipself=osp.join(CONFIG_DIR, 'clipself_clip-toy_1xb16-200i_scenes-192.py'),
+    regionclip=osp.join(CONFIG_DIR, 'regionclip_clip-toy_1xb16-200i_scenes-192.py'),
+    sc_rla=osp.join(CONFIG_DIR, 'clipself-sc_clip-toy_1xb16-200i_scenes-192.py'),
+    r_sc_rla=osp.join(CONFIG_DIR, 'clipself-rsc_clip-toy_1xb16-200i_scenes-192.py'),
+    fvit=osp.join(CONFIG_DIR, 'fvit-faster-rcnn_clip-toy_1xb8-600i_scenes-192.py'),
 )
 # stage-2 methods: the row label in the table, and the config key
 METHODS = {'CLIPSelf': 'clipself', 'RegionCLIP': 'regionclip', 'SC-RLA': 'sc_rla',
            'R-SC-RLA': 'r_sc_rla'}
-METRICS = (('unsup_miou', 'unsup. seg mIoU'), ('ov_seg_miou', 'OV seg mIoU'),
-           ('box_top1', 'box top-1'), ('mask_top1', 'mask top-1'),
-           ('novel_ap50', 'novel AP50'), ('base_ap50', 'base AP50'))
+# a reference row: each token is its own 8 x 8 pixel patch (perfectly local, no semantics)
+PIXELS = 'Pixels'
+METRICS = (('unsup_miou', 'unsup. seg mIoU'), ('probe_miou', 'linear probe mIoU'),
+           ('locality', 'locality index'), ('ov_seg_miou', 'OV seg mIoU'),
+           ('box_top1', 'box top-1'), ('mask_top1', 'mask top-1'))
+DETECTION = (('base_ap50', 'base AP50'), ('novel_ap50', 'novel AP50'))
 # region classification split into its parts: the predicted class has the right colour / shape
 REGION_PARTS = (('box_colour', 'box: colour right'), ('box_shape', 'box: shape right'),
                 ('mask_colour', 'mask: colour right'), ('mask_shape', 'mask: shape right'))
@@ -54,27 +60,37 @@ class Protocol:
     """Sizes of one ToyWorld run (iterations are optimizer steps)."""
     train_images: int = 2000
     val_images: int = 200
-    stage0_iters: int = 1200
+    stage0_iters: int = 800
+    stage0_batch: int = 256
     refiner_iters: int = 200
     stage2_iters: int = 200
     fvit_iters: int = 300
     zero_shot_images: int = 500
+    probe_images: int = 400
+    locality_pairs: int = 100
+    kmeans_restarts: int = 10
+    eval_sizes: Sequence[int] = (64, 192)
     seeds: Sequence[int] = field(default_factory=lambda: (0, 1, 2))
 
 
 FULL = Protocol()
-QUICK = Protocol(train_images=600, val_images=100, stage0_iters=300, refiner_iters=60,
-                 stage2_iters=60, fvit_iters=120, zero_shot_images=200, seeds=(0, ))
+QUICK = Protocol(train_images=600, val_images=100, stage0_iters=150, refiner_iters=60,
+                 stage2_iters=60, fvit_iters=120, zero_shot_images=200, probe_images=200,
+                 locality_pairs=40, kmeans_restarts=3, seeds=(0, ))
 
 
 def scaled(protocol: Protocol, iters: float, images: float) -> Protocol:
-    """``protocol`` with every schedule and dataset size multiplied (at least 2 each)."""
+    """``protocol`` with every schedule and dataset size multiplied (at least 2 each; the
+    stage-0 batch, which is images too, at least 8)."""
     def n(value, factor):
         return max(2, int(round(value * factor)))
     return replace(protocol, train_images=n(protocol.train_images, images),
                    val_images=n(protocol.val_images, images),
                    zero_shot_images=n(protocol.zero_shot_images, images),
+                   probe_images=n(protocol.probe_images, images),
+                   locality_pairs=n(protocol.locality_pairs, images),
                    stage0_iters=n(protocol.stage0_iters, iters),
+                   stage0_batch=max(8, int(round(protocol.stage0_batch * images))),
                    refiner_iters=n(protocol.refiner_iters, iters),
                    stage2_iters=n(protocol.stage2_iters, iters),
                    fvit_iters=n(protocol.fvit_iters, iters))
@@ -149,14 +165,16 @@ def stage0(run: Run) -> None:
     from refclip_mm.models.trainers import export_stage0_checkpoint
     iters = run.protocol.stage0_iters
     work = run.path('stage0')
-    cfg = fit_schedule(load_config(CONFIGS['stage0'], work_dir=work), iters,
-                       warmup=max(1, min(100, iters // 10)))
+    cfg = fit_schedule(load_config(CONFIGS['stage0'], work_dir=work, cfg_options={
+        'train_dataloader.batch_size': run.protocol.stage0_batch}), iters,
+        warmup=max(1, min(100, iters // 10)))
     start = time.time()
     train(cfg, log_file=run.log_file(work))
     seconds = time.time() - start
     export_stage0_checkpoint(last_checkpoint(work), run.clip)
-    write_json(run.path('stage0.json'), dict(iters=iters, seconds=seconds,
-                                             images_per_s=iters * 64 / seconds))
+    batch = cfg.train_dataloader.batch_size
+    write_json(run.path('stage0.json'), dict(iters=iters, batch_size=batch, seconds=seconds,
+                                             images_per_s=iters * batch / seconds))
 
 
 def prompt_templates(kind: str) -> List[str]:
@@ -208,7 +226,7 @@ def describe_zero_shot(result: dict) -> str:
 
 
 def refiner(run: Run, seed: int) -> None:
-    from refclip_mm.models.backbones.refiner_backbone import export_refiner
+    from refclip_mm.models.refiner_file import export_refiner
     work = run.path('work', f'refiner_seed{seed}')
     cfg = load_config(CONFIGS['refiner'], work_dir=work, cfg_options={
         'model.pretrained': run.clip, 'randomness.seed': seed,
@@ -234,6 +252,18 @@ def stage2(run: Run, method: str, seed: int) -> None:
     convert_stage2_checkpoint(last_checkpoint(work), run.tower(method, seed))
 
 
+def pixel_patches(patch_size: int = 8):
+    """``images -> B x (3 p p) x h x w``: every token is its own ``p x p`` pixel patch (the
+    world's perfectly local reference feature)."""
+    import torch.nn.functional as F
+
+    def fn(images):
+        b, _, h, w = images.shape
+        return F.unfold(images, patch_size, stride=patch_size).reshape(
+            b, -1, h // patch_size, w // patch_size)
+    return fn
+
+
 def dense_fn_of(run: Run, row: str, seed: int):
     """``images -> B x D x h x w`` projected dense maps of a table row's tower."""
     import torch
@@ -241,6 +271,8 @@ def dense_fn_of(run: Run, row: str, seed: int):
     from refclip_mm.clip import build_image_tower
     from refclip_mm.evaluation import find_dense_fn
     from refclip_mm.registry import MODELS
+    if row == PIXELS:
+        return pixel_patches(toy_arch()['vision_cfg']['patch_size'])
     torch.manual_seed(seed)
     if row == 'CLIP + Refiner':
         module = MODELS.build(dict(type='refclip_mm.RefinerBackbone', clip_model=toy_arch(),
@@ -252,16 +284,31 @@ def dense_fn_of(run: Run, row: str, seed: int):
     return find_dense_fn(module)
 
 
-def evaluate(run: Run, row: str, seed: int, out: str, data_cache: dict) -> None:
-    from refclip_mm.clip import load_class_embeddings
-    from .evaluate import evaluate_tower, load_eval_set
-    if 'val' not in data_cache:
-        data_cache['val'] = load_eval_set(run.data, 'val')
-    metrics = evaluate_tower(dense_fn_of(run, row, seed), data_cache['val'],
-                             load_class_embeddings(run.text['semantic']).embeddings,
-                             load_class_embeddings(run.text['things']).embeddings, seed=seed)
-    print(f'[toyworld] {row} seed {seed}: ' + ', '.join(f'{k} {v:.1f}' for k, v in metrics.items()),
-          flush=True)
+def eval_inputs(run: Run, cache: dict) -> dict:
+    """The evaluation data, loaded once per call of :func:`run_toyworld`: the val split, the
+    linear probe's training scenes, the locality index's scene pairs, the text embeddings."""
+    if not cache:
+        from refclip_mm.clip import load_class_embeddings
+        from .evaluate import load_eval_set, scene_pairs
+        cache.update(
+            val=load_eval_set(run.data, 'val'),
+            probe=load_eval_set(run.data, 'train', limit=run.protocol.probe_images),
+            pairs=scene_pairs(run.protocol.locality_pairs, seed=PAIRS_SEED),
+            semantic=load_class_embeddings(run.text['semantic']).embeddings,
+            things=load_class_embeddings(run.text['things']).embeddings)
+    return cache
+
+
+PAIRS_SEED = 20_000  # the locality pairs' scenes; not a training seed
+
+
+def evaluate(run: Run, row: str, seed: int, size: int, out: str, cache: dict) -> None:
+    from .evaluate import evaluate_tower
+    data = eval_inputs(run, cache)
+    text = (None, None) if row == PIXELS else (data['semantic'], data['things'])
+    metrics = evaluate_tower(dense_fn_of(run, row, seed), data['val'], *text, seed=seed,
+                             size=size, probe_data=data['probe'], pairs=data['pairs'],
+                             restarts=run.protocol.kmeans_restarts)
     write_json(out, metrics)
 
 
@@ -290,78 +337,39 @@ def fvit(run: Run, row: str, seed: int, out: str) -> None:
 
 # ------------------------------------------------------------------------------------ report
 def rows_of(methods: Sequence[str]) -> List[str]:
-    return ['CLIP', 'CLIP + Refiner', *methods]
+    """Table rows: the pixel reference, the stage-0 tower, with its Refiner (when R-SC-RLA runs),
+    and every stage-2 method."""
+    refiner = ['CLIP + Refiner'] if 'R-SC-RLA' in methods else []
+    return [PIXELS, 'CLIP', *refiner, *methods]
 
 
-def collect(run: Run, methods: Sequence[str], seeds: Sequence[int]) -> Dict[str, Dict[str, list]]:
-    """Per row and metric, the values of every seed (missing files are errors)."""
-    table: Dict[str, Dict[str, list]] = {}
-    for row in rows_of(methods):
-        values: Dict[str, list] = {}
-        for seed in seeds:
-            for kind in ('eval', 'fvit'):
-                path = osp.join(run.results, f'{kind}_{slug(row)}_seed{seed}.json')
-                if osp.exists(path):
-                    for key, value in read_json(path).items():
-                        values.setdefault(key, []).append(value)
-        table[row] = values
-    return table
+def detection_rows(methods: Sequence[str]) -> List[str]:
+    return ['CLIP', *methods]
 
 
-def slug(row: str) -> str:
-    return row.lower().replace(' + ', '+').replace(' ', '_')
-
-
-def format_table(table: Dict[str, Dict[str, list]], seeds: Sequence[int],
-                 metrics=METRICS) -> str:
-    from .evaluate import mean_std
-    head = '| tower | ' + ' | '.join(title for _, title in metrics) + ' |'
-    lines = [head, '|' + '---|' * (len(metrics) + 1)]
-    for row, values in table.items():
-        cells = []
-        for key, _ in metrics:
-            if key not in values:
-                cells.append('-')
-            elif len(values[key]) != len(seeds):
-                raise RuntimeError(f'{row}: {key} has {len(values[key])} values for '
-                                   f'{len(seeds)} seeds')
-            else:
-                mean, std = mean_std(values[key])
-                cells.append(f'{mean:.1f} ± {std:.1f}' if len(seeds) > 1 else f'{mean:.1f}')
-        lines.append(f'| {row} | ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
-
-
-# (claim, metric key, row a, row b, expected sign of a - b)
-CLAIMS = (
-    ('1. RLA degrades dense quality', 'unsup_miou', 'CLIPSelf', 'CLIP', -1),
-    ('1. RLA degrades dense quality', 'unsup_miou', 'RegionCLIP', 'CLIP', -1),
-    ('2. SCD keeps it', 'unsup_miou', 'SC-RLA', 'CLIPSelf', +1),
-    ('3. the Refiner makes SCD better', 'unsup_miou', 'R-SC-RLA', 'SC-RLA', +1),
-    ('3. the Refiner makes SCD better', 'ov_seg_miou', 'R-SC-RLA', 'SC-RLA', +1),
-    ('4. alignment still improves', 'box_top1', 'R-SC-RLA', 'CLIP', +1),
-    ('4. alignment still improves', 'mask_top1', 'R-SC-RLA', 'CLIP', +1),
-    ('4. alignment still improves', 'ov_seg_miou', 'R-SC-RLA', 'CLIP', +1),
-    ('4. alignment still improves', 'novel_ap50', 'R-SC-RLA', 'CLIP', +1),
-    ('4. alignment still improves', 'novel_ap50', 'R-SC-RLA', 'CLIPSelf', +1),
-)
-
-
-def format_claims(table: Dict[str, Dict[str, list]]) -> str:
-    """Paired (same-seed) differences for each claim, and how many seeds show the claimed sign."""
-    from .evaluate import mean_std
-    titles = dict(METRICS)
-    lines = ['| claim | metric | difference | mean ± std | seeds with the claimed sign |',
-             '|---|---|---|---|---|']
-    for claim, key, a, b, sign in CLAIMS:
-        if key not in table.get(a, {}) or key not in table.get(b, {}):
-            continue
-        diffs = [x - y for x, y in zip(table[a][key], table[b][key])]
-        mean, std = mean_std(diffs)
-        agree = sum(1 for d in diffs if d * sign > 0)
-        lines.append(f'| {claim} | {titles[key]} | {a} − {b} ({"<" if sign < 0 else ">"} 0) | '
-                     f'{mean:+.1f} ± {std:.1f} | {agree}/{len(diffs)} |')
-    return '\n'.join(lines)
+def report(run: Run, methods: Sequence[str], with_detection: bool) -> Tuple[dict, str]:
+    """``(table, text)``: every value by section / row / metric, and the markdown tables with
+    the decided claims."""
+    from .report import (DETECTION_SECTION, claims_for, collect, decide_claims, format_decisions,
+                         format_table, section_of)
+    p = run.protocol
+    table = collect(run.results, rows_of(methods), p.seeds, p.eval_sizes,
+                    detection_rows(methods) if with_detection else ())
+    titles = dict(METRICS + DETECTION + REGION_PARTS)
+    parts = []
+    for size in p.eval_sizes:
+        parts.append(f'Evaluated at {size} px:\n\n' + format_table(table[section_of(size)],
+                                                                   METRICS))
+    if with_detection:
+        parts.append('F-ViT (trained on the base classes at the stage-2 size):\n\n'
+                     + format_table(table[DETECTION_SECTION], DETECTION))
+    decided = decide_claims(table, claims_for(max(p.eval_sizes), min(p.eval_sizes)))
+    parts.append('Claims (paired differences over seeds):\n\n'
+                 + format_decisions(decided, titles))
+    parts.append(f'Region classification parts at {max(p.eval_sizes)} px:\n\n' + format_table(
+        {row: v for row, v in table[section_of(max(p.eval_sizes))].items() if row != PIXELS},
+        REGION_PARTS))
+    return dict(table=table, claims=decided), '\n\n'.join(parts)
 
 
 def panel(run: Run, rows: Sequence[str], out: str, num_images: int = 4) -> None:
@@ -413,31 +421,32 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
         for method in methods:
             run.step(f'stage 2: {method}, seed {seed}', run.tower(method, seed),
                      lambda: stage2(run, method, seed))
-    data_cache: dict = {}
-    rows = [r for r in rows_of(methods) if r != 'CLIP + Refiner' or 'R-SC-RLA' in methods]
+    from .report import eval_file, fvit_file
+    cache: dict = {}
     for seed in seeds:
-        for row in rows:
-            out = osp.join(run.results, f'eval_{slug(row)}_seed{seed}.json')
-            run.step(f'evaluate {row}, seed {seed}', out,
-                     lambda: evaluate(run, row, seed, out, data_cache))
-            if fvit_detectors and row != 'CLIP + Refiner':
-                out_det = osp.join(run.results, f'fvit_{slug(row)}_seed{seed}.json')
-                run.step(f'F-ViT on {row}, seed {seed}', out_det,
-                         lambda: fvit(run, row, seed, out_det))
+        for row in rows_of(methods):
+            for size in protocol.eval_sizes:
+                out = eval_file(run.results, row, seed, size)
+                run.step(f'evaluate {row} at {size} px, seed {seed}', out,
+                         lambda: evaluate(run, row, seed, size, out, cache))
+        if fvit_detectors:
+            for row in detection_rows(methods):
+                out = fvit_file(run.results, row, seed)
+                run.step(f'F-ViT on {row}, seed {seed}', out, lambda: fvit(run, row, seed, out))
+    rows = [row for row in rows_of(methods) if row != PIXELS]
     run.step('panel', run.path('panel.png'), lambda: panel(run, rows, run.path('panel.png')))
 
-    table = {row: values for row, values in collect(run, methods, seeds).items() if row in rows}
-    text = '\n\n'.join([format_table(table, seeds), format_claims(table),
-                        format_table(table, seeds, REGION_PARTS)])
+    results, text = report(run, methods, fvit_detectors)
     stage0_eval = read_json(run.path('stage0_eval.json'))
-    summary = dict(protocol=asdict(protocol), stage0=stage0_eval, table=table,
+    summary = dict(protocol=asdict(protocol), stage0=stage0_eval, **results,
                    seconds_this_call=time.time() - start, step_seconds=run.timings)
     write_json(run.path('results.json'), summary)
     with open(run.path('table.md'), 'w') as f:
         f.write(text + '\n')
     print(f'\n[toyworld] stage 0 ({stage0_eval["images_per_s"]:.0f} images/s): zero-shot on '
           f'single-object scenes: {describe_zero_shot(stage0_eval)}')
-    print(f'[toyworld] {len(seeds)} seed(s); mean ± sample std; all numbers in %')
+    print(f'[toyworld] {len(seeds)} seed(s); mean ± half-width of the 95% interval; '
+          'numbers in % (the locality index: a ratio)')
     print(text)
     print(f'[toyworld] {time.time() - start:.0f} s in this call; table.md, results.json and '
           f'panel.png in {run.work}')

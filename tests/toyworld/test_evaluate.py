@@ -88,3 +88,40 @@ def test_zero_shot_of_an_oracle_encoder_is_perfect():
                          len(THING_CLASSES)).float()
     assert zero_shot_accuracy(encode, torch.eye(len(THING_CLASSES)), num_images=20, seed=1) == dict(
         top1=100.0, colour=100.0, shape=100.0)
+
+
+def test_zoomed_evaluation_with_probe_and_locality(eval_set):
+    """At 3x the scenes' size an oracle tower still segments, the probe learns it, and a
+    perfectly local feature has locality 0 while a globally pooled one is large."""
+    from refclip_mm.toyworld.evaluate import scene_locality, scene_pairs
+    from refclip_mm.toyworld.pipeline import pixel_patches
+
+    def oracle(images):  # the label map of the scenes fed, at the tower's token grid
+        assert images.shape[-1] == 192
+        return F.interpolate(oracle_maps(eval_set), size=(24, 24), mode='nearest')
+
+    things = torch.eye(NUM)[len(SEMANTIC_CLASSES) - len(THING_CLASSES):]
+    pairs = scene_pairs(6, seed=3)
+    metrics = evaluate_tower(oracle, eval_set, torch.eye(NUM), things, size=192,
+                             probe_data=eval_set, pairs=(), restarts=2)
+    assert metrics['probe_miou'] > 60 and metrics['unsup_miou'] > 30
+    assert metrics['ov_seg_miou'] > 60
+    assert abs(scene_locality(pixel_patches(8), pairs, 192)) < 1e-6
+
+    def pooled(images):
+        return pixel_patches(8)(images).mean((2, 3), keepdim=True).expand(-1, -1, 24, 24)
+    assert scene_locality(pooled, pairs, 192) > 0.5  # every token changes alike
+    without_text = evaluate_tower(pixel_patches(8), eval_set, None, None, size=64, pairs=pairs,
+                                  restarts=2)
+    assert set(without_text) == {'unsup_miou', 'locality'}
+
+
+def test_scene_pairs_differ_only_in_their_mask_and_are_seeded():
+    from refclip_mm.toyworld.evaluate import scene_pairs
+    pairs = scene_pairs(4, seed=5)
+    for a, b, mask in pairs:
+        changed = (a != b).any(0).numpy()
+        assert changed.any() and not (changed & ~mask).any()
+    again = scene_pairs(4, seed=5)
+    assert all(torch.equal(x[0], y[0]) and (x[2] == y[2]).all() for x, y in zip(pairs, again))
+    assert not torch.equal(scene_pairs(1, seed=6)[0][0], pairs[0][0])

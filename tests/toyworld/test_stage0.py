@@ -12,7 +12,7 @@ from refclip_mm.models.trainers import (ContrastiveCLIPTrainer, contrastive_loss
                                         export_stage0_checkpoint, towers_state_dict)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO, 'configs', 'toyworld', 'stage0_clip-toy_1xb64-1200i_scenes-64.py')
+CONFIG = osp.join(REPO, 'configs', 'toyworld', 'stage0_clip-toy_1xb256-800i_scenes-64.py')
 
 
 def tiny_stage0_cfg(work_dir, max_iters, name):
@@ -104,3 +104,17 @@ def test_missing_caption_is_named():
 def test_export_of_a_non_stage0_checkpoint_is_refused():
     with pytest.raises(ValueError, match='stage-0 checkpoint'):
         towers_state_dict({'student.visual.conv1.weight': torch.zeros(1)}, 'clip.')
+
+
+def test_bf16_autocast_steps_train_through_the_runner(tmp_path):
+    """The stage-0 config trains under bf16 autocast; the weights stay fp32."""
+    cfg = tiny_stage0_cfg(tmp_path, 2, 'stage0_bf16')
+    assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
+    runner = Runner.from_cfg(cfg)
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.train()
+    after = runner.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith('clip.image.'))
+    assert all(v.dtype == torch.float32 for v in after.values() if v.is_floating_point())
+    loss = runner.message_hub.get_scalar('train/loss_contrastive').current()
+    assert torch.isfinite(torch.tensor(loss))

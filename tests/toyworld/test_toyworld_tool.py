@@ -21,23 +21,30 @@ def test_every_tower_gets_every_metric(toyworld_run):
     with open(osp.join(work, 'results.json')) as f:
         results = json.load(f)
     table = results['table']
-    assert list(table) == ['CLIP', 'CLIP + Refiner', 'CLIPSelf', 'RegionCLIP', 'SC-RLA', 'R-SC-RLA']
-    for row, values in table.items():
-        expected = {'unsup_miou', 'ov_seg_miou', 'box_top1', 'mask_top1', 'box_colour',
-                    'box_shape', 'mask_colour', 'mask_shape'}
-        if row != 'CLIP + Refiner':
-            expected |= {'novel_ap50', 'base_ap50'}
-        assert set(values) == expected, row
-        for key, seeds in values.items():
-            assert len(seeds) == 1 and 0 <= seeds[0] <= 100, (row, key)
+    assert list(table) == ['64px', '192px', 'F-ViT']
+    rows = ['Pixels', 'CLIP', 'CLIP + Refiner', 'CLIPSelf', 'RegionCLIP', 'SC-RLA', 'R-SC-RLA']
+    dense = {'unsup_miou', 'probe_miou', 'locality'}
+    aligned = dense | {'ov_seg_miou', 'box_top1', 'mask_top1', 'box_colour', 'box_shape',
+                       'mask_colour', 'mask_shape'}
+    for size in ('64px', '192px'):
+        assert list(table[size]) == rows
+        for row, values in table[size].items():
+            assert set(values) == (dense if row == 'Pixels' else aligned), (size, row)
+            for key, seeds in values.items():
+                assert len(seeds) == 1, (row, key)
+                low, high = (-1e-6, 2) if key == 'locality' else (0, 100)
+                assert low <= seeds[0] <= high, (size, row, key, seeds)
+    assert list(table['F-ViT']) == rows[1:2] + rows[3:]
+    assert all(set(v) == {'base_ap50', 'novel_ap50'} for v in table['F-ViT'].values())
+    claims = results['claims']
+    assert {c['section'] for c in claims} == {'64px', '192px', 'F-ViT'}
+    assert all(len(c['differences']) == 1 for c in claims)
     shot = results['stage0']['zero_shot']
     assert set(shot) == {'top1', 'colour', 'shape'}
     with open(osp.join(work, 'table.md')) as f:
         text = f.read()
-    towers, claims, parts = text.split('\n\n')
-    assert towers.count('\n') == 1 + len(table) and '| R-SC-RLA |' in towers
-    assert parts.startswith('| tower | box: colour right |')
-    assert '| 2. SCD keeps it | unsup. seg mIoU | SC-RLA − CLIPSelf (> 0) |' in claims
+    assert text.count('| tower |') == 4 and '| R-SC-RLA |' in text
+    assert '| 2. SCD keeps it | 192px | unsup. seg mIoU | SC-RLA − CLIPSelf (> 0) |' in text
     assert osp.getsize(osp.join(work, 'panel.png')) > 1000
     assert 'zero-shot on single-object scenes' in first.stdout
 
@@ -47,7 +54,7 @@ def test_a_second_call_reuses_every_step(toyworld_run, run_python):
     second = run_python([*ARGS, '--work-dir', work], timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
     assert '===' not in second.stdout  # no step ran again
-    assert second.stdout.count(': cached') >= 20
+    assert second.stdout.count(': cached') >= 29  # 4 setup, 5 training, 14 evaluations, 5 F-ViT, panel
     table = lambda out: out[out.index('| tower |'):].split('\n[toyworld]')[0]  # noqa: E731
     assert table(second.stdout) == table(first.stdout)
 
@@ -62,7 +69,9 @@ def test_the_same_seed_gives_the_same_numbers(toyworld_run, tmp_path, run_python
         first = json.load(f)['table']
     with open(osp.join(tmp_path, 'results.json')) as f:
         second = json.load(f)['table']
-    assert list(second) == ['CLIP', 'CLIP + Refiner', 'R-SC-RLA']
-    for row, values in second.items():
-        for key, seeds in values.items():
-            assert seeds == first[row][key], (row, key)
+    assert list(second) == ['64px', '192px']
+    for size, rows in second.items():
+        assert list(rows) == ['Pixels', 'CLIP', 'CLIP + Refiner', 'R-SC-RLA']
+        for row, values in rows.items():
+            for key, seeds in values.items():
+                assert seeds == first[size][row][key], (size, row, key)

@@ -1,10 +1,15 @@
 # ToyWorld stage 2, RLA only (docs/toyworld.md): CLIPSelf ("patches") fine-tuning of the
-# stage-0 toy CLIP. tools/toyworld.py sets the paths and the seed.
+# stage-0 toy CLIP at 3x its native 64 px, as the paper runs stage 2 at 1024 px on a 224 px
+# CLIP. tools/toyworld.py sets the paths and the seed.
 _base_ = ['../rla/clipself-patches_clip-tiny_1xb4-20i_synthetic-64.py',
           '../_base_/models/clip_toy.py']
-max_iters = 300
+image_size = 192
+max_iters = 200
 model = dict(clip_model={{_base_.toy_clip}}, pretrained='work_dirs/toyworld/clip_toy.pth')
-train_dataloader = dict(batch_size=16, dataset=dict(data_root='work_dirs/toyworld/data/'))
+train_pipeline = [dict(t, size=image_size) if 'size' in t else t for t in _base_.train_pipeline]
+train_dataloader = dict(
+    batch_size=16,
+    dataset=dict(data_root='work_dirs/toyworld/data/', pipeline=train_pipeline))
 optim_wrapper = dict(optimizer=dict(lr=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),

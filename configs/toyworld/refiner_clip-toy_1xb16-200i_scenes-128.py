@@ -1,10 +1,15 @@
 # ToyWorld stage 1 (docs/toyworld.md): the Refiner on the frozen stage-0 toy CLIP, on the
-# ToyWorld's training scenes. tools/toyworld.py sets the paths and the seed.
+# ToyWorld's training scenes at 2x the CLIP's native 64 px (the paper: 448 px on a 224 px
+# CLIP). tools/toyworld.py sets the paths and the seed.
 _base_ = ['../refiner/refiner_clip-tiny_1xb4-40i_synthetic-64.py', '../_base_/models/clip_toy.py']
-max_iters = 300
+image_size = 128
+max_iters = 200
 model = dict(clip_model={{_base_.toy_clip}}, pretrained='work_dirs/toyworld/clip_toy.pth',
              refiner=dict(num_heads=4))
-train_dataloader = dict(batch_size=16, dataset=dict(data_root='work_dirs/toyworld/data/'))
+train_pipeline = [dict(t, size=image_size) if 'size' in t else t for t in _base_.train_pipeline]
+train_dataloader = dict(
+    batch_size=16,
+    dataset=dict(data_root='work_dirs/toyworld/data/', pipeline=train_pipeline))
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_iters, by_epoch=False, begin=0, end=max_iters)]
 train_cfg = dict(max_iters=max_iters)
