@@ -29,6 +29,9 @@ def parse_args(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+', help='override the protocol\'s seeds')
     parser.add_argument('--methods', nargs='+', choices=sorted(METHODS), default=list(METHODS))
     parser.add_argument('--no-fvit', action='store_true', help='skip the F-ViT detectors')
+    parser.add_argument('--precision-check', type=int, nargs='*', default=None, metavar='SEED',
+                        help='seeds whose CLIPSelf / R-SC-RLA are also trained in fp32 '
+                        '(default: the protocol\'s; none given: no check)')
     parser.add_argument('--threads', type=int, default=None, help='torch threads (default: all)')
     parser.add_argument('--iters-scale', type=float, default=1.0,
                         help='multiply every schedule (tests use a small value)')
@@ -47,7 +50,8 @@ def main(argv=None):
     work_dir = args.work_dir or osp.join(REPO, 'work_dirs', 'toyworld-quick' if args.quick
                                          else 'toyworld')
     return run_toyworld(work_dir, quick=args.quick, seeds=args.seeds, methods=args.methods,
-                        fvit_detectors=not args.no_fvit, iters_scale=args.iters_scale,
+                        fvit_detectors=not args.no_fvit, precision_check=args.precision_check,
+                        iters_scale=args.iters_scale,
                         images_scale=args.images_scale, verbose=args.verbose)
 
 

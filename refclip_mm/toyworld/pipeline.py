@@ -35,10 +35,10 @@ CONFIG_DIR = osp.join(config_root(), 'toyworld')
 CONFIGS = dict(
     stage0=osp.join(CONFIG_DIR, 'stage0_clip-toy_1xb256-800i_scenes-64.py'),
     refiner=osp.join(CONFIG_DIR, 'refiner_clip-toy_1xb16-200i_scenes-128.py'),
-    clipself=osp.join(CONFIG_DIR, 'clipself_clip-toy_1xb16-200i_scenes-192.py'),
-    regionclip=osp.join(CONFIG_DIR, 'regionclip_clip-toy_1xb16-200i_scenes-192.py'),
-    sc_rla=osp.join(CONFIG_DIR, 'clipself-sc_clip-toy_1xb16-200i_scenes-192.py'),
-    r_sc_rla=osp.join(CONFIG_DIR, 'clipself-rsc_clip-toy_1xb16-200i_scenes-192.py'),
+    clipself=osp.join(CONFIG_DIR, 'clipself_clip-toy_1xb8-200i_scenes-192.py'),
+    regionclip=osp.join(CONFIG_DIR, 'regionclip_clip-toy_1xb8-200i_scenes-192.py'),
+    sc_rla=osp.join(CONFIG_DIR, 'clipself-sc_clip-toy_1xb8-200i_scenes-192.py'),
+    r_sc_rla=osp.join(CONFIG_DIR, 'clipself-rsc_clip-toy_1xb8-200i_scenes-192.py'),
     fvit=osp.join(CONFIG_DIR, 'fvit-faster-rcnn_clip-toy_1xb8-600i_scenes-192.py'),
 )
 # stage-2 methods: the row label in the table, and the config key
@@ -46,6 +46,11 @@ METHODS = {'CLIPSelf': 'clipself', 'RegionCLIP': 'regionclip', 'SC-RLA': 'sc_rla
            'R-SC-RLA': 'r_sc_rla'}
 # a reference row: each token is its own 8 x 8 pixel patch (perfectly local, no semantics)
 PIXELS = 'Pixels'
+# the F-ViT rows: the towers claim 4 compares
+DETECTION_TOWERS = ('CLIP', 'CLIPSelf', 'R-SC-RLA')
+# stage-2 methods re-trained in fp32 on the precision-check seeds (the protocol trains in bf16)
+FP32_SUFFIX = ' (fp32)'
+PRECISION_CHECK = ('CLIPSelf', 'R-SC-RLA')
 METRICS = (('unsup_miou', 'unsup. seg mIoU'), ('probe_miou', 'linear probe mIoU'),
            ('locality', 'locality index'), ('ov_seg_miou', 'OV seg mIoU'),
            ('box_top1', 'box top-1'), ('mask_top1', 'mask top-1'))
@@ -70,13 +75,14 @@ class Protocol:
     locality_pairs: int = 100
     kmeans_restarts: int = 10
     eval_sizes: Sequence[int] = (64, 192)
-    seeds: Sequence[int] = field(default_factory=lambda: (0, 1, 2))
+    seeds: Sequence[int] = field(default_factory=lambda: (0, 1, 2, 3, 4))
+    precision_check_seeds: Sequence[int] = (0, )
 
 
 FULL = Protocol()
 QUICK = Protocol(train_images=600, val_images=100, stage0_iters=150, refiner_iters=60,
                  stage2_iters=60, fvit_iters=120, zero_shot_images=200, probe_images=200,
-                 locality_pairs=40, kmeans_restarts=3, seeds=(0, ))
+                 locality_pairs=40, kmeans_restarts=3, seeds=(0, ), precision_check_seeds=())
 
 
 def scaled(protocol: Protocol, iters: float, images: float) -> Protocol:
@@ -122,7 +128,10 @@ class Run:
         return self.path('refiners', f'refiner_seed{seed}.pth')
 
     def tower(self, method: str, seed: int) -> str:
-        return self.path('towers', f'{METHODS[method]}_seed{seed}.pth')
+        """A stage-2 tower file; ``'<method> (fp32)'``: its fp32 re-training."""
+        fp32 = method.endswith(FP32_SUFFIX)
+        name = METHODS[method[:-len(FP32_SUFFIX)] if fp32 else method]
+        return self.path('towers', f'{name}{"_fp32" if fp32 else ""}_seed{seed}.pth')
 
     def step(self, name: str, output: str, fn) -> None:
         """Run ``fn`` unless ``output`` exists; time it."""
@@ -236,20 +245,25 @@ def refiner(run: Run, seed: int) -> None:
     export_refiner(last_checkpoint(work), run.refiner(seed))
 
 
-def stage2(run: Run, method: str, seed: int) -> None:
+def stage2(run: Run, method: str, seed: int, fp32: bool = False) -> None:
+    """Train a stage-2 method (``fp32``: with a plain fp32 optimizer wrapper instead of the
+    config's bf16 autocast) and convert it to a tower file."""
     from refclip_mm.models.trainers.convert import convert_stage2_checkpoint
     iters = run.protocol.stage2_iters
-    work = run.path('work', f'{METHODS[method]}_seed{seed}')
+    work = run.path('work', f'{METHODS[method]}{"_fp32" if fp32 else ""}_seed{seed}')
     options = {'model.pretrained': run.clip, 'randomness.seed': seed,
                'train_dataloader.dataset.data_root': run.data}
+    if fp32:
+        options['optim_wrapper.type'] = 'OptimWrapper'
     if method == 'RegionCLIP':
         options['model.concepts'] = run.text['concepts']
     cfg = load_config(CONFIGS[METHODS[method]], work_dir=work, cfg_options=options)
     if method == 'R-SC-RLA':
         set_hook_options(cfg, 'SCDDistillHook', refiner=run.refiner(seed))
     train(fit_schedule(cfg, iters, warmup=max(1, iters // 10)), log_file=run.log_file(work))
-    os.makedirs(osp.dirname(run.tower(method, seed)), exist_ok=True)
-    convert_stage2_checkpoint(last_checkpoint(work), run.tower(method, seed))
+    out = run.tower(method + (FP32_SUFFIX if fp32 else ''), seed)
+    os.makedirs(osp.dirname(out), exist_ok=True)
+    convert_stage2_checkpoint(last_checkpoint(work), out)
 
 
 def pixel_patches(patch_size: int = 8):
@@ -344,7 +358,7 @@ def rows_of(methods: Sequence[str]) -> List[str]:
 
 
 def detection_rows(methods: Sequence[str]) -> List[str]:
-    return ['CLIP', *methods]
+    return [row for row in DETECTION_TOWERS if row == 'CLIP' or row in methods]
 
 
 def report(run: Run, methods: Sequence[str], with_detection: bool) -> Tuple[dict, str]:
@@ -369,7 +383,37 @@ def report(run: Run, methods: Sequence[str], with_detection: bool) -> Tuple[dict
     parts.append(f'Region classification parts at {max(p.eval_sizes)} px:\n\n' + format_table(
         {row: v for row, v in table[section_of(max(p.eval_sizes))].items() if row != PIXELS},
         REGION_PARTS))
-    return dict(table=table, claims=decided), '\n\n'.join(parts)
+    checked = [m for m in PRECISION_CHECK if m in methods]
+    results = dict(table=table, claims=decided)
+    if checked and p.precision_check_seeds:
+        precision = precision_rows(run, checked, table[section_of(max(p.eval_sizes))])
+        results['precision_check'] = precision
+        parts.append(f'bf16 (the protocol) and fp32 training of the same seeds, at '
+                     f'{max(p.eval_sizes)} px, beside the spread over all seeds:\n\n'
+                     + format_table(precision, METRICS))
+    return results, '\n\n'.join(parts)
+
+
+def precision_rows(run: Run, methods: Sequence[str], section: dict) -> dict:
+    """Per checked method: its bf16 values on the precision-check seeds, the fp32 values of
+    the same seeds, and the bf16 values' standard deviation over every seed."""
+    import numpy as np
+
+    from .report import collect, section_of
+    p = run.protocol
+    size = max(p.eval_sizes)
+    fp32 = collect(run.results, [m + FP32_SUFFIX for m in methods], p.precision_check_seeds,
+                   [size])[section_of(size)]
+    index = [list(p.seeds).index(seed) for seed in p.precision_check_seeds]
+    rows = {}
+    for method in methods:
+        bf16 = section[method]
+        rows[f'{method}, bf16'] = {k: [v[i] for i in index] for k, v in bf16.items()}
+        rows[f'{method}, fp32'] = fp32[method + FP32_SUFFIX]
+        if len(p.seeds) > 1:
+            rows[f'{method}, bf16 std over {len(p.seeds)} seeds'] = {
+                k: [float(np.std(v, ddof=1))] for k, v in bf16.items()}
+    return rows
 
 
 def panel(run: Run, rows: Sequence[str], out: str, num_images: int = 4) -> None:
@@ -390,18 +434,23 @@ def panel(run: Run, rows: Sequence[str], out: str, num_images: int = 4) -> None:
 
 def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[int]] = None,
                  methods: Sequence[str] = tuple(METHODS), fvit_detectors: bool = True,
-                 iters_scale: float = 1.0, images_scale: float = 1.0,
-                 verbose: bool = False) -> dict:
+                 precision_check: Optional[Sequence[int]] = None, iters_scale: float = 1.0,
+                 images_scale: float = 1.0, verbose: bool = False) -> dict:
     """Run (or continue) a ToyWorld experiment in ``work_dir``; returns the summary.
 
     Every step is skipped when its output exists. ``quick``: the one-seed variant with
-    shorter schedules. ``verbose``: stream the training runs' logs (otherwise each run's
-    console output goes to ``console.log`` in its work dir).
+    shorter schedules. ``precision_check``: the seeds whose CLIPSelf and R-SC-RLA are also
+    trained in fp32 (default: the protocol's). ``verbose``: stream the training runs' logs
+    (otherwise each run's console output goes to ``console.log`` in its work dir).
     """
     protocol = scaled(QUICK if quick else FULL, iters_scale, images_scale)
     if seeds:
         protocol = replace(protocol, seeds=tuple(seeds))
     seeds = tuple(protocol.seeds)
+    if precision_check is not None:
+        protocol = replace(protocol, precision_check_seeds=tuple(precision_check))
+    protocol = replace(protocol, precision_check_seeds=tuple(
+        s for s in protocol.precision_check_seeds if s in seeds))
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f'unknown methods {unknown}; choose from {list(METHODS)}')
@@ -433,6 +482,15 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
             for row in detection_rows(methods):
                 out = fvit_file(run.results, row, seed)
                 run.step(f'F-ViT on {row}, seed {seed}', out, lambda: fvit(run, row, seed, out))
+    checked = [m for m in PRECISION_CHECK if m in methods]
+    for seed in protocol.precision_check_seeds:
+        for method in checked:
+            row = method + FP32_SUFFIX
+            run.step(f'stage 2: {row}, seed {seed}', run.tower(row, seed),
+                     lambda: stage2(run, method, seed, fp32=True))
+            out = eval_file(run.results, row, seed, max(protocol.eval_sizes))
+            run.step(f'evaluate {row} at {max(protocol.eval_sizes)} px, seed {seed}', out,
+                     lambda: evaluate(run, row, seed, max(protocol.eval_sizes), out, cache))
     rows = [row for row in rows_of(methods) if row != PIXELS]
     run.step('panel', run.path('panel.png'), lambda: panel(run, rows, run.path('panel.png')))
 

@@ -8,9 +8,11 @@ max_iters = 200
 model = dict(clip_model={{_base_.toy_clip}}, pretrained='work_dirs/toyworld/clip_toy.pth')
 train_pipeline = [dict(t, size=image_size) if 'size' in t else t for t in _base_.train_pipeline]
 train_dataloader = dict(
-    batch_size=16,
+    batch_size=8,
     dataset=dict(data_root='work_dirs/toyworld/data/', pipeline=train_pipeline))
-optim_wrapper = dict(optimizer=dict(lr=1e-4))
+# bf16 autocast (refclip_mm.engine.AutocastOptimWrapper); the ToyWorld protocol re-trains seed 0
+# in fp32 to show the difference (docs/toyworld.md)
+optim_wrapper = dict(type='AutocastOptimWrapper', optimizer=dict(lr=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
     dict(type='CosineAnnealingLR', T_max=max_iters - 30, by_epoch=False, begin=30, end=max_iters),
