@@ -49,8 +49,8 @@ lint: $(LINT_STAMP)
 	$(PY) -m isort --check-only --diff $(LINT_PATHS)
 	@echo "[lint] flake8 and isort: clean"
 
-# ToyWorld (docs/toyworld.md): the method's claims measured on a generated world, 3 seeds
-# (<= 2 hours on 2 cores), or its one-seed quick variant (<= 15 minutes).
+# ToyWorld (docs/toyworld.md): the method's claims decided on a generated world, 5 seeds
+# with pre-registered decision rules, or its one-seed quick variant (<= 15 minutes).
 toyworld: install
 	$(PY) tools/toyworld.py
 
