@@ -5,6 +5,7 @@
 """
 from .runs import (configure_training, fit_schedule, last_checkpoint, load_config, set_hook_options,
                    test, train, train_then_test)
+from .stage_line import StageLine
 
 __all__ = ['configure_training', 'fit_schedule', 'last_checkpoint', 'load_config',
-           'set_hook_options', 'test', 'train', 'train_then_test']
+           'set_hook_options', 'test', 'train', 'train_then_test', 'StageLine']

@@ -19,13 +19,13 @@ the method achieves with real CLIP weights.
 import os
 import os.path as osp
 import sys
-import time
 from dataclasses import asdict
-from typing import Callable, Dict, List, Optional
+from typing import Dict, Optional
 
 from ..utils.paths import config_root
 from .runs import (fit_schedule, last_checkpoint, load_config, set_hook_options, train,
                    train_then_test)
+from .stage_line import StageLine
 
 CONFIGS = dict(
     stage1=('refiner', 'refiner_clip-tiny_1xb4-40i_synthetic-64.py'),
@@ -40,44 +40,6 @@ FAST_ITERS = dict(stage1=8, stage2=6, seg=20, fvit=4)
 def config_path(key: str) -> str:
     folder, name = CONFIGS[key]
     return osp.join(config_root(), folder, name)
-
-
-class StageLine:
-    """Prints one line per stage: a progress bar while it runs (on a terminal), then its time
-    and output."""
-
-    def __init__(self, total: int, stream=None, width: int = 58):
-        self.total, self.count, self.width = total, 0, width
-        self.stream = stream or sys.stdout
-        self.tty = hasattr(self.stream, 'isatty') and self.stream.isatty()
-        self.rows: List[tuple] = []
-
-    def _title(self, title: str) -> str:
-        return f'[{self.count}/{self.total}] {title}'[:self.width].ljust(self.width)
-
-    def progress(self, title: str) -> Callable[[int, int], None]:
-        def show(done: int, total: int) -> None:
-            if self.tty:
-                filled = int(20 * done / max(total, 1))
-                self.stream.write(f'\r{self._title(title)} [{"#" * filled}{"." * (20 - filled)}] '
-                                  f'{done}/{total}')
-                self.stream.flush()
-        return show
-
-    def run(self, title: str, fn: Callable[[Callable[[int, int], None]], tuple]):
-        """Run ``fn(progress)`` -> ``(result, output path or None)``; print the stage's line."""
-        self.count += 1
-        if self.tty:
-            self.stream.write(self._title(title))
-            self.stream.flush()
-        start = time.time()
-        result, output = fn(self.progress(title))
-        seconds = time.time() - start
-        line = f'{self._title(title)} {seconds:6.1f} s  {output or ""}'.rstrip()
-        self.stream.write(f'\r{line}{" " * 12}\n' if self.tty else f'{line}\n')
-        self.stream.flush()
-        self.rows.append((title, result, seconds, output))
-        return result
 
 
 def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = False,

@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..apis import (fit_schedule, last_checkpoint, load_config, set_hook_options, train,
+from ..apis import (StageLine, fit_schedule, last_checkpoint, load_config, set_hook_options, train,
                     train_then_test)
 from ..utils.paths import config_root
 
@@ -115,6 +115,7 @@ class Run:
                      for kind in ('things', 'semantic', 'concepts')}
         self.results = osp.join(self.work, 'results')
         self.timings: Dict[str, float] = {}
+        self.lines = StageLine()
         os.makedirs(self.results, exist_ok=True)
 
     def path(self, *parts: str) -> str:
@@ -134,17 +135,21 @@ class Run:
         return self.path('towers', f'{name}{"_fp32" if fp32 else ""}_seed{seed}.pth')
 
     def step(self, name: str, output: str, fn) -> None:
-        """Run ``fn`` unless ``output`` exists; time it."""
+        """Run ``fn(progress)`` unless ``output`` exists; one line per step (with a progress bar
+        while a training step runs on a terminal), its time and its output."""
+        rel = osp.relpath(output, self.work)
         if osp.exists(output):
-            print(f'[toyworld] {name}: cached ({osp.relpath(output, self.work)})', flush=True)
+            self.lines.cached(name, rel)
             return
-        print(f'\n[toyworld] === {name} ===', flush=True)
+
+        def call(progress):
+            fn(progress)
+            if not osp.exists(output):
+                raise RuntimeError(f'step {name!r} finished without writing {output}')
+            return None, rel
         start = time.time()
-        fn()
-        if not osp.exists(output):
-            raise RuntimeError(f'step {name!r} finished without writing {output}')
+        self.lines.run(name, call)
         self.timings[name] = time.time() - start
-        print(f'[toyworld] {name}: {self.timings[name]:.0f} s', flush=True)
 
 
 def write_json(path: str, data) -> None:
@@ -170,7 +175,7 @@ def make_data(run: Run) -> None:
                       seed=0, cfg=SceneConfig(object_scale=(0.2, 0.55)))
 
 
-def stage0(run: Run) -> None:
+def stage0(run: Run, progress=None) -> None:
     from refclip_mm.models.trainers import export_stage0_checkpoint
     iters = run.protocol.stage0_iters
     work = run.path('stage0')
@@ -178,7 +183,7 @@ def stage0(run: Run) -> None:
         'train_dataloader.batch_size': run.protocol.stage0_batch}), iters,
         warmup=max(1, min(100, iters // 10)))
     start = time.time()
-    train(cfg, log_file=run.log_file(work))
+    train(cfg, log_file=run.log_file(work), progress=progress)
     seconds = time.time() - start
     export_stage0_checkpoint(last_checkpoint(work), run.clip)
     batch = cfg.train_dataloader.batch_size
@@ -223,8 +228,6 @@ def zero_shot(run: Run) -> None:
     result = read_json(run.path('stage0.json'))
     result['zero_shot'] = zero_shot_accuracy(tower.encode_image, things,
                                              run.protocol.zero_shot_images, seed=123)
-    print(f'[toyworld] stage-0 zero-shot on single-object scenes: {describe_zero_shot(result)}',
-          flush=True)
     write_json(run.path('stage0_eval.json'), result)
 
 
@@ -234,18 +237,19 @@ def describe_zero_shot(result: dict) -> str:
             f'shape {shot["shape"]:.1f}% (20%)')
 
 
-def refiner(run: Run, seed: int) -> None:
+def refiner(run: Run, seed: int, progress=None) -> None:
     from refclip_mm.models.refiner_file import export_refiner
     work = run.path('work', f'refiner_seed{seed}')
     cfg = load_config(CONFIGS['refiner'], work_dir=work, cfg_options={
         'model.pretrained': run.clip, 'randomness.seed': seed,
         'train_dataloader.dataset.data_root': run.data})
-    train(fit_schedule(cfg, run.protocol.refiner_iters), log_file=run.log_file(work))
+    train(fit_schedule(cfg, run.protocol.refiner_iters), log_file=run.log_file(work),
+          progress=progress)
     os.makedirs(osp.dirname(run.refiner(seed)), exist_ok=True)
     export_refiner(last_checkpoint(work), run.refiner(seed))
 
 
-def stage2(run: Run, method: str, seed: int, fp32: bool = False) -> None:
+def stage2(run: Run, method: str, seed: int, fp32: bool = False, progress=None) -> None:
     """Train a stage-2 method (``fp32``: with a plain fp32 optimizer wrapper instead of the
     config's bf16 autocast) and convert it to a tower file."""
     from refclip_mm.models.trainers.convert import convert_stage2_checkpoint
@@ -260,7 +264,8 @@ def stage2(run: Run, method: str, seed: int, fp32: bool = False) -> None:
     cfg = load_config(CONFIGS[METHODS[method]], work_dir=work, cfg_options=options)
     if method == 'R-SC-RLA':
         set_hook_options(cfg, 'SCDDistillHook', refiner=run.refiner(seed))
-    train(fit_schedule(cfg, iters, warmup=max(1, iters // 10)), log_file=run.log_file(work))
+    train(fit_schedule(cfg, iters, warmup=max(1, iters // 10)), log_file=run.log_file(work),
+          progress=progress)
     out = run.tower(method + (FP32_SUFFIX if fp32 else ''), seed)
     os.makedirs(osp.dirname(out), exist_ok=True)
     convert_stage2_checkpoint(last_checkpoint(work), out)
@@ -326,7 +331,7 @@ def evaluate(run: Run, row: str, seed: int, size: int, out: str, cache: dict) ->
     write_json(out, metrics)
 
 
-def fvit(run: Run, row: str, seed: int, out: str) -> None:
+def fvit(run: Run, row: str, seed: int, out: str, progress=None) -> None:
     weights = run.clip if row == 'CLIP' else run.tower(row, seed)
     work = run.path('work', f'fvit_{row.lower().replace(" ", "")}_seed{seed}')
     root = run.data.rstrip('/') + '/'
@@ -339,13 +344,11 @@ def fvit(run: Run, row: str, seed: int, out: str) -> None:
         options[f'{split}_evaluator.ann_file'] = f'{root}annotations/instances_val.json'
     cfg = fit_schedule(load_config(CONFIGS['fvit'], work_dir=work, cfg_options=options), iters,
                        warmup=max(1, min(50, iters // 10)))
-    metrics = train_then_test(cfg, log_file=run.log_file(work))
+    metrics = train_then_test(cfg, log_file=run.log_file(work), progress=progress)
     found = {k.split('/')[-1][:-len('_ap50')] + '_ap50': float(v) * 100
              for k, v in metrics.items() if k.endswith(('base_ap50', 'novel_ap50'))}
     if set(found) != {'base_ap50', 'novel_ap50'}:
         raise RuntimeError(f'OVCocoMetric returned {sorted(metrics)}; expected base/novel AP50')
-    print(f'[toyworld] F-ViT on {row} seed {seed}: novel AP50 {found["novel_ap50"]:.1f}, '
-          f'base AP50 {found["base_ap50"]:.1f}', flush=True)
     write_json(out, found)
 
 
@@ -459,17 +462,17 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
     write_json(run.path('protocol.json'), asdict(protocol))
     start = time.time()
 
-    run.step('data', osp.join(run.data, 'classes.json'), lambda: make_data(run))
-    run.step('stage 0: contrastive pre-training', run.clip, lambda: stage0(run))
-    run.step('text embeddings', run.text['concepts'], lambda: text_embeddings(run))
-    run.step('stage 0: zero-shot check', run.path('stage0_eval.json'), lambda: zero_shot(run))
+    run.step('data', osp.join(run.data, 'classes.json'), lambda _: make_data(run))
+    run.step('stage 0: contrastive pre-training', run.clip, lambda bar: stage0(run, bar))
+    run.step('text embeddings', run.text['concepts'], lambda _: text_embeddings(run))
+    run.step('stage 0: zero-shot check', run.path('stage0_eval.json'), lambda _: zero_shot(run))
     for seed in seeds:
         if 'R-SC-RLA' in methods:
             run.step(f'stage 1: Refiner, seed {seed}', run.refiner(seed),
-                     lambda: refiner(run, seed))
+                     lambda bar: refiner(run, seed, progress=bar))
         for method in methods:
             run.step(f'stage 2: {method}, seed {seed}', run.tower(method, seed),
-                     lambda: stage2(run, method, seed))
+                     lambda bar: stage2(run, method, seed, progress=bar))
     from .report import eval_file, fvit_file
     cache: dict = {}
     for seed in seeds:
@@ -477,22 +480,23 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
             for size in protocol.eval_sizes:
                 out = eval_file(run.results, row, seed, size)
                 run.step(f'evaluate {row} at {size} px, seed {seed}', out,
-                         lambda: evaluate(run, row, seed, size, out, cache))
+                         lambda _: evaluate(run, row, seed, size, out, cache))
         if fvit_detectors:
             for row in detection_rows(methods):
                 out = fvit_file(run.results, row, seed)
-                run.step(f'F-ViT on {row}, seed {seed}', out, lambda: fvit(run, row, seed, out))
+                run.step(f'F-ViT on {row}, seed {seed}', out,
+                         lambda bar: fvit(run, row, seed, out, bar))
     checked = [m for m in PRECISION_CHECK if m in methods]
     for seed in protocol.precision_check_seeds:
         for method in checked:
             row = method + FP32_SUFFIX
             run.step(f'stage 2: {row}, seed {seed}', run.tower(row, seed),
-                     lambda: stage2(run, method, seed, fp32=True))
+                     lambda bar: stage2(run, method, seed, fp32=True, progress=bar))
             out = eval_file(run.results, row, seed, max(protocol.eval_sizes))
             run.step(f'evaluate {row} at {max(protocol.eval_sizes)} px, seed {seed}', out,
-                     lambda: evaluate(run, row, seed, max(protocol.eval_sizes), out, cache))
+                     lambda _: evaluate(run, row, seed, max(protocol.eval_sizes), out, cache))
     rows = [row for row in rows_of(methods) if row != PIXELS]
-    run.step('panel', run.path('panel.png'), lambda: panel(run, rows, run.path('panel.png')))
+    run.step('panel', run.path('panel.png'), lambda _: panel(run, rows, run.path('panel.png')))
 
     results, text = report(run, methods, fvit_detectors)
     stage0_eval = read_json(run.path('stage0_eval.json'))
