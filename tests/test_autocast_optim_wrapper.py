@@ -16,7 +16,7 @@ def build(**kwargs):
 
 def test_forward_runs_in_bf16_and_the_weights_stay_fp32():
     torch.manual_seed(0)
-    model, wrapper = build()
+    model, wrapper = build(dtype='bfloat16')
     before = [p.detach().clone() for p in model.parameters()]
     x = torch.randn(4, 8)
     with wrapper.optim_context(model):
@@ -35,3 +35,11 @@ def test_bad_dtypes_are_named():
     with pytest.raises(ValueError, match='needs a CUDA model'):
         with wrapper.optim_context(model):
             pass
+
+
+def test_auto_uses_bf16_only_where_the_cpu_computes_it_natively():
+    from refclip_mm.utils.precision import native_bf16
+    model, wrapper = build()  # dtype='auto', the default
+    with wrapper.optim_context(model):
+        out = model(torch.randn(4, 8))
+    assert out.dtype == (torch.bfloat16 if native_bf16('cpu') else torch.float32)

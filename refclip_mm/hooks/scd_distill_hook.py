@@ -25,8 +25,9 @@ class SCDDistillHook(Hook):
     optionally followed by a trained Refiner (R-SC-RLA: set ``refiner``), a
     :class:`~refclip_mm.models.refined_tower.RefinedTower` held outside the model (not in
     checkpoints, not wrapped by DDP), always in eval mode without gradients, on the student's
-    device; by default its forward (tower and Refiner) runs under bf16 autocast, which changes
-    the SCD value and gradient by less than the tolerance stated in docs/losses.md.
+    device; by default its forward (tower and Refiner) runs under bf16 autocast where the
+    device computes bf16 natively, which changes the SCD value and gradient by less than the
+    tolerance stated in docs/losses.md.
 
     Args:
         refiner: exported Refiner file (``tools/export_refiner.py``) or a
@@ -42,8 +43,10 @@ class SCDDistillHook(Hook):
         start_ratio: SCD is off for this fraction of the training iterations (0.1).
         block_size: rows per block of the SCD loss (``None``: automatic).
         precision: compute precision of the frozen teacher and Refiner:
-            ``'bf16'`` (default; autocast, on CPU and CUDA), ``'fp16'`` (CUDA)
-            or ``'fp32'``. The targets are returned in fp32 either way.
+            ``'auto'`` (default: bf16 where the device computes it natively, fp32
+            elsewhere; :mod:`refclip_mm.utils.precision`), ``'bf16'`` (autocast, CPU and
+            CUDA), ``'fp16'`` (CUDA) or ``'fp32'``. The targets are returned in fp32 either
+            way.
         agreement_interval: log ``scd_agreement`` every this many iterations
             (at iterations ``0, N, 2N, ...``; 1 = every step).
 
@@ -56,7 +59,7 @@ class SCDDistillHook(Hook):
     def __init__(self, refiner: Optional[str] = None, teacher: Optional[dict] = None,
                  level: str = 'region', grid_size: int = 14, tau: float = 0.2,
                  loss_weight: float = 0.4, start_ratio: float = 0.1,
-                 block_size: Optional[int] = None, precision: str = 'bf16',
+                 block_size: Optional[int] = None, precision: str = 'auto',
                  agreement_interval: int = 50):
         if not 0.0 <= start_ratio < 1.0:
             raise ValueError(f'start_ratio must be in [0, 1), got {start_ratio}')

@@ -7,20 +7,16 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_map
 
-# compute precision of a frozen forward -> autocast dtype (None: no autocast)
-PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+from ..utils.precision import autocast_dtype, check_precision
 
-
-def check_precision(precision: str, key: str = 'precision') -> str:
-    """Return ``precision`` if it is one of :data:`PRECISIONS`; otherwise raise naming ``key``."""
-    if precision not in PRECISIONS:
-        raise ValueError(f'{key} must be one of {sorted(PRECISIONS)}, got {precision!r}')
-    return precision
+__all__ = ['FrozenModule', 'FrozenPartsMixin', 'check_precision', 'freeze_parts',
+           'frozen_autocast']
 
 
 def frozen_autocast(precision: str, device: torch.device):
-    """Autocast context of a frozen forward in ``precision`` on ``device`` (fp32: none)."""
-    dtype = PRECISIONS[check_precision(precision)]
+    """Autocast context of a frozen forward in ``precision`` on ``device`` (fp32: none;
+    ``'auto'``: bf16 where ``device`` computes it natively, see :mod:`refclip_mm.utils.precision`)."""
+    dtype = autocast_dtype(precision, torch.device(device).type)
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
@@ -97,15 +93,16 @@ class FrozenModule:
                  precision: str = 'fp32', **kwargs: Any) -> Any:
         """Call ``module.<method>(tensor, ...)`` without gradients, on ``tensor``'s device.
 
-        ``precision`` ``'bf16'`` / ``'fp16'`` runs the call under autocast (matrix
-        products in that dtype); floating outputs are returned in ``tensor``'s dtype.
+        ``precision`` ``'bf16'`` / ``'fp16'`` (or ``'auto'`` where it means bf16) runs the
+        call under autocast (matrix products in that dtype); floating outputs are returned
+        in ``tensor``'s dtype.
         """
         module = self.follow(tensor)
         if module.training:  # someone called .train() on it directly
             module.eval()
         with frozen_autocast(precision, tensor.device):
             out = getattr(module, method)(tensor, *args, **kwargs)
-        if PRECISIONS[precision] is None or not tensor.is_floating_point():
+        if autocast_dtype(precision, tensor.device.type) is None or not tensor.is_floating_point():
             return out
         return tree_map(lambda t: t.to(tensor.dtype)
                         if isinstance(t, torch.Tensor) and t.is_floating_point() else t, out)

@@ -41,15 +41,16 @@ class SCDTerm:
         agreement_interval: log ``scd_agreement`` at iterations ``0, N, 2N, ...`` of a Runner
             (outside a Runner: every call).
         teacher: stage 2's target network, or ``None`` (stage 1 passes its own targets).
-        precision: compute precision of the teacher's forward (``'bf16'``, ``'fp16'``,
-            ``'fp32'``); targets are returned in fp32 either way.
+        precision: compute precision of the teacher's forward (``'auto'``, ``'bf16'``,
+            ``'fp16'``, ``'fp32'``; :mod:`refclip_mm.utils.precision`); targets are returned
+            in fp32 either way.
         key: the config key these options come from (named in errors).
     """
 
     def __init__(self, tau: float = 0.2, loss_weight: float = 0.4, level: str = 'region',
                  grid_size: int = 14, block_size: Optional[int] = None,
                  agreement_interval: int = 50, teacher: Optional[RefinedTower] = None,
-                 precision: str = 'bf16', key: str = 'SCD'):
+                 precision: str = 'auto', key: str = 'SCD'):
         if level not in LEVELS:
             raise ValueError(f'{key} level must be one of {LEVELS}, got {level!r}')
         if int(agreement_interval) < 1:

@@ -44,6 +44,7 @@ def test_bf16_autocast_runs_the_products_in_bf16_and_keeps_the_residual_in_fp32(
 
 def test_precision_names_are_checked():
     assert check_precision('bf16') == 'bf16'
+    assert check_precision('auto') == 'auto'
     with pytest.raises(ValueError, match="my_key must be one of .*'fp16'.*got 'half'"):
         check_precision('half', 'my_key')
 
@@ -66,3 +67,14 @@ def test_freeze_parts_and_the_mixin_keep_frozen_modules_in_eval():
     assert net.training and net.body.training and not net.stem.training and not net.head.training
     net.eval().train()
     assert net.body.training and not net.head.training
+
+
+def test_auto_precision_is_bf16_exactly_where_the_device_has_it():
+    from refclip_mm.utils.precision import autocast_dtype, native_bf16
+    assert isinstance(native_bf16('cpu'), bool)
+    assert autocast_dtype('auto', 'cpu') == (torch.bfloat16 if native_bf16('cpu') else None)
+    assert autocast_dtype('bf16', 'cpu') == torch.bfloat16  # asked for: always
+    assert autocast_dtype('fp32', 'cpu') is None
+    tower = FrozenModule(nn.Linear(4, 4))
+    out = tower('forward', torch.randn(2, 4), precision='auto')
+    assert out.dtype == torch.float32  # returned in the input's dtype either way

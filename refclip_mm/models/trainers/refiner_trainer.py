@@ -61,8 +61,9 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
             contaminants (METHOD.md section 4 option, off by default).
         contaminant_std: the filter's threshold, mean + this many std (0.5).
         tower_precision: compute precision of the frozen tower's forwards in
-            training steps: ``'bf16'`` (default; autocast, CPU and CUDA),
-            ``'fp16'`` (CUDA) or ``'fp32'``; its maps are returned in fp32 and the
+            training steps: ``'auto'`` (default: bf16 where the device computes it
+            natively, fp32 elsewhere), ``'bf16'`` (autocast, CPU and CUDA), ``'fp16'``
+            (CUDA) or ``'fp32'``; its maps are returned in fp32 and the
             Refiner trains in fp32 either way (docs/losses.md states the
             difference). :meth:`extract_dense` always runs in fp32.
         data_preprocessor: normalisation (OpenAI CLIP mean/std, BGR->RGB).
@@ -84,7 +85,7 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
                  loss_scd: Optional[dict] = dict(type='SCDLoss', tau=0.2, loss_weight=0.4),
                  filter_contaminants: bool = False,
                  contaminant_std: float = 0.5,
-                 tower_precision: str = 'bf16',
+                 tower_precision: str = 'auto',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if data_preprocessor is None:
