@@ -26,6 +26,9 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split('\n', 2)[2])
     parser.add_argument('--quick', action='store_true', help='the <= 15 minute variant')
     parser.add_argument('--work-dir', help='default: work_dirs/toyworld[-quick]')
+    parser.add_argument('--results-dir',
+                        help='keep the run\'s results here (the stage-0 CLIP, every measurement, '
+                        'the tables); a run continues from it alone (default: the work dir)')
     parser.add_argument('--seeds', type=int, nargs='+', help='override the protocol\'s seeds')
     parser.add_argument('--methods', nargs='+', choices=sorted(METHODS), default=list(METHODS))
     parser.add_argument('--no-fvit', action='store_true', help='skip the F-ViT detectors')
@@ -52,7 +55,8 @@ def main(argv=None):
     return run_toyworld(work_dir, quick=args.quick, seeds=args.seeds, methods=args.methods,
                         fvit_detectors=not args.no_fvit, precision_check=args.precision_check,
                         iters_scale=args.iters_scale,
-                        images_scale=args.images_scale, verbose=args.verbose)
+                        images_scale=args.images_scale, verbose=args.verbose,
+                        results_dir=args.results_dir)
 
 
 if __name__ == '__main__':

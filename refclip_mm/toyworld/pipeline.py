@@ -103,23 +103,65 @@ def scaled(protocol: Protocol, iters: float, images: float) -> Protocol:
 
 
 class Run:
-    """Paths of a ToyWorld run and the cached-step logic."""
+    """Paths of a ToyWorld run and the cached-step logic.
 
-    def __init__(self, work_dir: str, protocol: Protocol, verbose: bool = False):
+    Two folders: ``work_dir`` holds what can be made again (the scenes, text embeddings,
+    Refiners, stage-2 towers, mmengine work dirs); ``results_dir`` (default: ``work_dir``)
+    holds what a run is made of and is worth keeping: the stage-0 CLIP and its checks, every
+    measurement file, the step times, the panel and the tables. A run continues from its
+    results dir alone: a seed whose measurements are all there is not trained again.
+    """
+
+    def __init__(self, work_dir: str, protocol: Protocol, verbose: bool = False,
+                 results_dir: Optional[str] = None):
         self.work = osp.abspath(work_dir)
+        self.keep = osp.abspath(results_dir or work_dir)
         self.protocol = protocol
         self.verbose = verbose
         self.data = osp.join(self.work, 'data')
-        self.clip = osp.join(self.work, 'clip_toy.pth')
+        self.clip = self.kept('clip_toy.pth')
         self.text = {kind: osp.join(self.work, f'text_{kind}.pth')
                      for kind in ('things', 'semantic', 'concepts')}
-        self.results = osp.join(self.work, 'results')
+        self.results = self.kept('results')
         self.timings: Dict[str, float] = {}
         self.lines = StageLine()
         os.makedirs(self.results, exist_ok=True)
 
     def path(self, *parts: str) -> str:
+        """A file that can be made again (in the work dir)."""
         return osp.join(self.work, *parts)
+
+    def kept(self, *parts: str) -> str:
+        """A file of the run's results (in the results dir)."""
+        return osp.join(self.keep, *parts)
+
+    def check_protocol(self) -> Protocol:
+        """Write the protocol to the results dir, or refuse to continue results that were made
+        with other sizes (the seeds may differ: a run is continued seed by seed). Returns the
+        protocol with the seeds of this call and of the earlier ones.
+
+        Raises:
+            ValueError: ``protocol.json`` there has other sizes.
+        """
+        path = self.kept('protocol.json')
+        mine = asdict(self.protocol)
+        if osp.exists(path):
+            theirs = read_json(path)
+            ignore = ('seeds', 'precision_check_seeds')
+            differ = sorted(k for k in mine if k not in ignore
+                            and json.loads(json.dumps(mine[k])) != theirs.get(k))
+            if differ:
+                raise ValueError(
+                    f'{path} was written by a run with other sizes ({", ".join(differ)}): '
+                    'continue it with the same options (--quick, --iters-scale, '
+                    '--images-scale) or choose another --results-dir')
+            seeds = sorted(set(theirs.get('seeds', [])) | set(mine['seeds']))
+            checks = sorted(set(theirs.get('precision_check_seeds', []))
+                            | set(mine['precision_check_seeds']))
+            mine = dict(mine, seeds=seeds, precision_check_seeds=checks)
+        write_json(path, mine)
+        return replace(self.protocol, seeds=tuple(mine['seeds']),
+                       precision_check_seeds=tuple(mine['precision_check_seeds']))
 
     def log_file(self, work: str) -> Optional[str]:
         """Where a training run's console output goes (``None``: the console, when verbose)."""
@@ -137,7 +179,7 @@ class Run:
     def step(self, name: str, output: str, fn) -> None:
         """Run ``fn(progress)`` unless ``output`` exists; one line per step (with a progress bar
         while a training step runs on a terminal), its time and its output."""
-        rel = osp.relpath(output, self.work)
+        rel = osp.relpath(output, self.keep if output.startswith(self.keep + os.sep) else self.work)
         if osp.exists(output):
             self.lines.cached(name, rel)
             return
@@ -150,6 +192,38 @@ class Run:
         start = time.time()
         self.lines.run(name, call)
         self.timings[name] = time.time() - start
+        # every step's time, kept across the calls that together make a run
+        times_file = self.kept('step_seconds.json')
+        times = read_json(times_file) if osp.exists(times_file) else {}
+        times[name] = self.timings[name]
+        write_json(times_file, times)
+
+
+def machine() -> dict:
+    """What a step ran on: the CPU model, torch's thread count, and the training precision
+    that ``'auto'`` gives there (:mod:`refclip_mm.utils.precision`)."""
+    import platform
+
+    import torch
+
+    from refclip_mm.utils.precision import native_bf16
+    model = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            names = [line.split(':', 1)[1].strip() for line in f if line.startswith('model name')]
+        model = names[0] if names else model
+    except OSError:
+        pass
+    return dict(cpu=model, threads=torch.get_num_threads(),
+                precision='bf16' if native_bf16('cpu') else 'fp32')
+
+
+def record_machine(run: 'Run', part: str) -> None:
+    """Note in ``machines.json`` (results dir) what ``part`` of the run ran on."""
+    path = run.kept('machines.json')
+    machines = read_json(path) if osp.exists(path) else {}
+    machines[part] = machine()
+    write_json(path, machines)
 
 
 def write_json(path: str, data) -> None:
@@ -183,11 +257,12 @@ def stage0(run: Run, progress=None) -> None:
         'train_dataloader.batch_size': run.protocol.stage0_batch}), iters,
         warmup=max(1, min(100, iters // 10)))
     start = time.time()
+    record_machine(run, 'stage 0')
     train(cfg, log_file=run.log_file(work), progress=progress)
     seconds = time.time() - start
     export_stage0_checkpoint(last_checkpoint(work), run.clip)
     batch = cfg.train_dataloader.batch_size
-    write_json(run.path('stage0.json'), dict(iters=iters, batch_size=batch, seconds=seconds,
+    write_json(run.kept('stage0.json'), dict(iters=iters, batch_size=batch, seconds=seconds,
                                              images_per_s=iters * batch / seconds))
 
 
@@ -225,10 +300,10 @@ def zero_shot(run: Run) -> None:
     from .evaluate import zero_shot_accuracy
     tower = build_image_tower(toy_arch(), run.clip)
     things = load_class_embeddings(run.text['things']).embeddings
-    result = read_json(run.path('stage0.json'))
+    result = read_json(run.kept('stage0.json'))
     result['zero_shot'] = zero_shot_accuracy(tower.encode_image, things,
                                              run.protocol.zero_shot_images, seed=123)
-    write_json(run.path('stage0_eval.json'), result)
+    write_json(run.kept('stage0_eval.json'), result)
 
 
 def describe_zero_shot(result: dict) -> str:
@@ -419,7 +494,8 @@ def precision_rows(run: Run, methods: Sequence[str], section: dict) -> dict:
     return rows
 
 
-def panel(run: Run, rows: Sequence[str], out: str, num_images: int = 4) -> None:
+def panel(run: Run, rows: Sequence[str], out: str, seed: int = 0, num_images: int = 4,
+          ) -> None:
     import numpy as np
     import torch
 
@@ -429,22 +505,102 @@ def panel(run: Run, rows: Sequence[str], out: str, num_images: int = 4) -> None:
     images = [load_rgb(osp.join(run.data, 'images', 'val', p)) for p in paths]
     inputs = normalize_images(np.stack(images))
     with torch.no_grad():
-        dense = [dense_fn_of(run, row, 0)(inputs).float() for row in rows]
+        dense = [dense_fn_of(run, row, seed)(inputs).float() for row in rows]
     panels = [make_panel(image, [d[i] for d in dense], list(rows), cell=128, seed=0)
               for i, image in enumerate(images)]
     save_png(out, stack_panels(panels))
 
 
+def seed_measurements(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
+                      ) -> List[str]:
+    """Every measurement file of one seed (the step outputs in the results dir)."""
+    from .report import eval_file, fvit_file
+    p = run.protocol
+    files = [eval_file(run.results, row, seed, size)
+             for row in rows_of(methods) for size in p.eval_sizes]
+    if fvit_detectors:
+        files += [fvit_file(run.results, row, seed) for row in detection_rows(methods)]
+    if seed in p.precision_check_seeds:
+        files += [eval_file(run.results, method + FP32_SUFFIX, seed, max(p.eval_sizes))
+                  for method in PRECISION_CHECK if method in methods]
+    return files
+
+
+def seed_trainings(run: Run, seed: int, methods: Sequence[str], fp32: bool) -> List[str]:
+    """The weight files one seed trains: its Refiner, its stage-2 towers (``fp32``: and
+    their fp32 re-trainings when the seed is a precision-check seed)."""
+    files = [run.refiner(seed)] if 'R-SC-RLA' in methods else []
+    files += [run.tower(method, seed) for method in methods]
+    if fp32 and seed in run.protocol.precision_check_seeds:
+        files += [run.tower(method + FP32_SUFFIX, seed)
+                  for method in PRECISION_CHECK if method in methods]
+    return files
+
+
+def train_seed(run: Run, seed: int, methods: Sequence[str]) -> None:
+    """Stage 1 and every stage-2 method of one seed."""
+    if 'R-SC-RLA' in methods:
+        run.step(f'stage 1: Refiner, seed {seed}', run.refiner(seed),
+                 lambda bar: refiner(run, seed, progress=bar))
+    for method in methods:
+        run.step(f'stage 2: {method}, seed {seed}', run.tower(method, seed),
+                 lambda bar: stage2(run, method, seed, progress=bar))
+
+
+def draw_panel(run: Run, seed: int, methods: Sequence[str]) -> None:
+    """The panel of every tower's dense features (drawn once per results dir, from the first
+    seed that has every method)."""
+    rows = [row for row in rows_of(methods) if row != PIXELS]
+    run.step('panel', run.kept('panel.png'),
+             lambda _: panel(run, rows, run.kept('panel.png'), seed=seed))
+
+
+def run_seed(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
+             cache: dict) -> None:
+    """One seed from training to its last measurement; nothing is trained when every
+    measurement of the seed is already in the results dir."""
+    from .report import eval_file, fvit_file
+    p = run.protocol
+    if all(osp.exists(f) for f in seed_measurements(run, seed, methods, fvit_detectors)):
+        run.lines.cached(f'seed {seed}: every measurement',
+                         osp.relpath(run.results, run.keep))
+        return
+    record_machine(run, f'seed {seed}')
+    train_seed(run, seed, methods)
+    for row in rows_of(methods):
+        for size in p.eval_sizes:
+            out = eval_file(run.results, row, seed, size)
+            run.step(f'evaluate {row} at {size} px, seed {seed}', out,
+                     lambda _: evaluate(run, row, seed, size, out, cache))
+    if fvit_detectors:
+        for row in detection_rows(methods):
+            out = fvit_file(run.results, row, seed)
+            run.step(f'F-ViT on {row}, seed {seed}', out,
+                     lambda bar: fvit(run, row, seed, out, bar))
+    if list(methods) == list(METHODS):
+        draw_panel(run, seed, methods)  # while this seed's towers are at hand
+    if seed in p.precision_check_seeds:
+        for method in (m for m in PRECISION_CHECK if m in methods):
+            row = method + FP32_SUFFIX
+            run.step(f'stage 2: {row}, seed {seed}', run.tower(row, seed),
+                     lambda bar: stage2(run, method, seed, fp32=True, progress=bar))
+            out = eval_file(run.results, row, seed, max(p.eval_sizes))
+            run.step(f'evaluate {row} at {max(p.eval_sizes)} px, seed {seed}', out,
+                     lambda _: evaluate(run, row, seed, max(p.eval_sizes), out, cache))
+
+
 def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[int]] = None,
                  methods: Sequence[str] = tuple(METHODS), fvit_detectors: bool = True,
                  precision_check: Optional[Sequence[int]] = None, iters_scale: float = 1.0,
-                 images_scale: float = 1.0, verbose: bool = False) -> dict:
+                 images_scale: float = 1.0, verbose: bool = False,
+                 results_dir: Optional[str] = None) -> dict:
     """Run (or continue) a ToyWorld experiment in ``work_dir``; returns the summary.
 
     Every step is skipped when its output exists. ``quick``: the one-seed variant with
     shorter schedules. ``precision_check``: the seeds whose CLIPSelf and R-SC-RLA are also
     trained in fp32 (default: the protocol's). ``verbose``: stream the training runs' logs
     (otherwise each run's console output goes to ``console.log`` in its work dir).
+    ``results_dir``: where the run's results are kept (default: ``work_dir``; see :class:`Run`).
     """
     protocol = scaled(QUICK if quick else FULL, iters_scale, images_scale)
     if seeds:
@@ -454,62 +610,56 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
         protocol = replace(protocol, precision_check_seeds=tuple(precision_check))
     protocol = replace(protocol, precision_check_seeds=tuple(
         s for s in protocol.precision_check_seeds if s in seeds))
+    if protocol.precision_check_seeds and machine()['precision'] == 'fp32':
+        # without native bf16 the bf16 configs train in fp32 ('auto'): nothing to check
+        print('[toyworld] this CPU has no native bf16: every step trains in fp32, so the bf16 '
+              'precision check is skipped')
+        protocol = replace(protocol, precision_check_seeds=())
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f'unknown methods {unknown}; choose from {list(METHODS)}')
     methods = [m for m in METHODS if m in methods]
-    run = Run(work_dir, protocol, verbose)
-    write_json(run.path('protocol.json'), asdict(protocol))
+    run = Run(work_dir, protocol, verbose, results_dir)
+    every_seed = run.check_protocol()
     start = time.time()
 
     run.step('data', osp.join(run.data, 'classes.json'), lambda _: make_data(run))
     run.step('stage 0: contrastive pre-training', run.clip, lambda bar: stage0(run, bar))
     run.step('text embeddings', run.text['concepts'], lambda _: text_embeddings(run))
-    run.step('stage 0: zero-shot check', run.path('stage0_eval.json'), lambda _: zero_shot(run))
-    for seed in seeds:
-        if 'R-SC-RLA' in methods:
-            run.step(f'stage 1: Refiner, seed {seed}', run.refiner(seed),
-                     lambda bar: refiner(run, seed, progress=bar))
-        for method in methods:
-            run.step(f'stage 2: {method}, seed {seed}', run.tower(method, seed),
-                     lambda bar: stage2(run, method, seed, progress=bar))
-    from .report import eval_file, fvit_file
+    run.step('stage 0: zero-shot check', run.kept('stage0_eval.json'), lambda _: zero_shot(run))
     cache: dict = {}
     for seed in seeds:
-        for row in rows_of(methods):
-            for size in protocol.eval_sizes:
-                out = eval_file(run.results, row, seed, size)
-                run.step(f'evaluate {row} at {size} px, seed {seed}', out,
-                         lambda _: evaluate(run, row, seed, size, out, cache))
-        if fvit_detectors:
-            for row in detection_rows(methods):
-                out = fvit_file(run.results, row, seed)
-                run.step(f'F-ViT on {row}, seed {seed}', out,
-                         lambda bar: fvit(run, row, seed, out, bar))
-    checked = [m for m in PRECISION_CHECK if m in methods]
-    for seed in protocol.precision_check_seeds:
-        for method in checked:
-            row = method + FP32_SUFFIX
-            run.step(f'stage 2: {row}, seed {seed}', run.tower(row, seed),
-                     lambda bar: stage2(run, method, seed, fp32=True, progress=bar))
-            out = eval_file(run.results, row, seed, max(protocol.eval_sizes))
-            run.step(f'evaluate {row} at {max(protocol.eval_sizes)} px, seed {seed}', out,
-                     lambda _: evaluate(run, row, seed, max(protocol.eval_sizes), out, cache))
-    rows = [row for row in rows_of(methods) if row != PIXELS]
-    run.step('panel', run.path('panel.png'), lambda _: panel(run, rows, run.path('panel.png')))
+        run_seed(run, seed, methods, fvit_detectors, cache)
+    if list(methods) == list(METHODS) and not osp.exists(run.kept('panel.png')):
+        # the panel shows every tower of one seed; when only that seed's measurements were
+        # kept, its towers are trained again
+        train_seed(run, seeds[0], methods)
+        draw_panel(run, seeds[0], methods)
 
+    # the tables: every seed of this results dir whose measurements are all there
+    run.protocol = every_seed
+    done = tuple(seed for seed in every_seed.seeds if all(
+        osp.exists(f) for f in seed_measurements(run, seed, methods, fvit_detectors)))
+    run.protocol = replace(every_seed, seeds=done, precision_check_seeds=tuple(
+        seed for seed in every_seed.precision_check_seeds if seed in done))
     results, text = report(run, methods, fvit_detectors)
-    stage0_eval = read_json(run.path('stage0_eval.json'))
-    summary = dict(protocol=asdict(protocol), stage0=stage0_eval, **results,
-                   seconds_this_call=time.time() - start, step_seconds=run.timings)
-    write_json(run.path('results.json'), summary)
-    with open(run.path('table.md'), 'w') as f:
+    stage0_eval = read_json(run.kept('stage0_eval.json'))
+    times_file = run.kept('step_seconds.json')
+    step_seconds = read_json(times_file) if osp.exists(times_file) else {}
+    machines_file = run.kept('machines.json')
+    summary = dict(protocol=asdict(run.protocol), stage0=stage0_eval, **results,
+                   machines=read_json(machines_file) if osp.exists(machines_file) else {},
+                   seconds_this_call=time.time() - start, step_seconds=step_seconds,
+                   total_step_seconds=sum(step_seconds.values()))
+    write_json(run.kept('results.json'), summary)
+    with open(run.kept('table.md'), 'w') as f:
         f.write(text + '\n')
     print(f'\n[toyworld] stage 0 ({stage0_eval["images_per_s"]:.0f} images/s): zero-shot on '
           f'single-object scenes: {describe_zero_shot(stage0_eval)}')
-    print(f'[toyworld] {len(seeds)} seed(s); mean ± half-width of the 95% interval; '
-          'numbers in % (the locality index: a ratio)')
+    print(f'[toyworld] {len(done)} seed(s) ({", ".join(map(str, done))}); mean ± half-width of '
+          'the 95% interval; numbers in % (the locality index: a ratio)')
     print(text)
-    print(f'[toyworld] {time.time() - start:.0f} s in this call; table.md, results.json and '
-          f'panel.png in {run.work}')
+    print(f'[toyworld] {time.time() - start:.0f} s in this call, '
+          f'{summary["total_step_seconds"] / 60:.0f} min over all the steps of the run; table.md, '
+          f'results.json and panel.png in {run.keep}')
     return summary

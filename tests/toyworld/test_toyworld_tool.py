@@ -11,8 +11,10 @@ ARGS = ['tools/toyworld.py', '--quick', '--iters-scale', '0.04', '--images-scale
 
 @pytest.fixture(scope='module')
 def toyworld_run(tmp_path_factory, run_python):
+    """A run that keeps its results (``work``) apart from what can be made again."""
     work = str(tmp_path_factory.mktemp('toyworld'))
-    first = run_python([*ARGS, '--work-dir', work], timeout=900)
+    scratch = str(tmp_path_factory.mktemp('toyworld_scratch'))
+    first = run_python([*ARGS, '--work-dir', scratch, '--results-dir', work], timeout=900)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     return work, first
 
@@ -52,15 +54,30 @@ def test_every_tower_gets_every_metric(toyworld_run):
                      first.stdout)
 
 
-def test_a_second_call_reuses_every_step(toyworld_run, run_python):
+def test_a_run_continues_from_its_results_dir_alone(toyworld_run, tmp_path, run_python):
+    """A new work dir (the scenes, Refiners and towers gone): only the scenes and the text
+    embeddings are made again; stage 0 and the seed's training and measurements are not."""
     work, first = toyworld_run
-    second = run_python([*ARGS, '--work-dir', work], timeout=300)
+    second = run_python([*ARGS, '--work-dir', str(tmp_path), '--results-dir', work],
+                        timeout=300)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert re.search(r'\d s  ', second.stdout) is None  # no step ran again (no step time)
-    # one line per step: 4 setup, 5 training, 14 evaluations, 3 F-ViT, panel
-    assert second.stdout.count(' cached  ') == 27
+    ran = re.findall(r'\] (.+?) +\d+\.\d s  ', second.stdout)
+    assert ran == ['data', 'text embeddings'], second.stdout
+    # stage 0, its zero-shot check, seed 0 as a whole (the panel is kept, not drawn again)
+    assert second.stdout.count(' cached  ') == 3
+    assert 'seed 0: every measurement' in second.stdout
     table = lambda out: out[out.index('| tower |'):].split('\n[toyworld]')[0]  # noqa: E731
     assert table(second.stdout) == table(first.stdout)
+
+
+def test_results_of_other_sizes_are_not_continued(toyworld_run, tmp_path, run_python):
+    work, _ = toyworld_run
+    other = run_python(['tools/toyworld.py', '--quick', '--iters-scale', '0.05',
+                        '--images-scale', '0.05', '--work-dir', str(tmp_path),
+                        '--results-dir', work], timeout=300)
+    assert other.returncode != 0
+    assert 'protocol.json was written by a run with other sizes' in other.stderr
+    assert 'refiner_iters' in other.stderr
 
 
 def test_the_same_seed_gives_the_same_numbers(toyworld_run, tmp_path, run_python):
@@ -80,7 +97,15 @@ def test_the_same_seed_gives_the_same_numbers(toyworld_run, tmp_path, run_python
             for key, seeds in values.items():
                 assert seeds == first[size][row][key], (size, row, key)
     with open(osp.join(tmp_path, 'results.json')) as f:
-        check = json.load(f)['precision_check']
+        results = json.load(f)
+    from refclip_mm.utils.precision import native_bf16
+    if not native_bf16('cpu'):
+        # every step trained in fp32 ('auto'): the bf16 check has nothing to compare
+        assert 'precision_check' not in results
+        assert 'the bf16 precision check is skipped' in again.stdout
+        assert results['machines']['seed 0']['precision'] == 'fp32'
+        return
+    check = results['precision_check']
     # the protocol's bf16 values of seed 0 beside the same seed trained in fp32
     assert list(check) == ['R-SC-RLA, bf16', 'R-SC-RLA, fp32']
     assert check['R-SC-RLA, bf16'] == {k: v for k, v in second['192px']['R-SC-RLA'].items()}
