@@ -43,3 +43,17 @@ def test_auto_uses_bf16_only_where_the_cpu_computes_it_natively():
     with wrapper.optim_context(model):
         out = model(torch.randn(4, 8))
     assert out.dtype == (torch.bfloat16 if native_bf16('cpu') else torch.float32)
+
+
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg'])
+def test_the_plain_name_builds_in_mmdet_and_mmseg_configs(scope):
+    """An mmdet / mmseg config names it without the ``refclip_mm.`` prefix."""
+    import importlib
+
+    from mmengine.registry import DefaultScope
+    registry = importlib.import_module(f'{scope}.registry').OPTIM_WRAPPERS
+    model = nn.Linear(2, 2)
+    with DefaultScope.overwrite_default_scope(scope):
+        wrapper = registry.build(dict(type='AutocastOptimWrapper', optimizer=torch.optim.SGD(
+            model.parameters(), lr=0.1)))
+    assert type(wrapper).__name__ == 'AutocastOptimWrapper'

@@ -73,13 +73,14 @@ def test_every_registration_is_mirrored():
 
     from refclip_mm import registry
     for attr in ('MODELS', 'HOOKS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'TASK_UTILS',
-                 'VISUALIZERS'):
+                 'VISUALIZERS', 'OPTIM_WRAPPERS'):
         ours = getattr(registry, attr)
         assert ours.scope == 'refclip_mm'
         for mirror in (getattr(mmdet.registry, attr), getattr(mmseg.registry, attr)):
             for name, cls in ours.module_dict.items():
                 assert mirror.get(name) is cls, f'{attr}.{name} missing from {mirror.scope}'
     assert 'SyntheticSceneSegDataset' in registry.DATASETS.module_dict
+    assert 'AutocastOptimWrapper' in registry.OPTIM_WRAPPERS.module_dict
 
 
 def test_name_clash_with_mmdet_is_an_error():
