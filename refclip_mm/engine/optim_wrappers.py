@@ -6,7 +6,7 @@ where that device computes bf16 natively (the default, ``dtype='auto'``): parame
 gradients and optimizer state stay fp32, matrix products and attention run in bf16, and no
 loss scaling is needed (bf16 keeps fp32's exponent range). On a CPU without bf16 arithmetic
 (no AVX512-BF16 / AMX) ``'auto'`` trains in plain fp32, since emulated bf16 is several times
-slower there (docs/benchmarks.md); ``dtype='bfloat16'`` forces it.
+slower there (docs/toyworld.md, "bf16 on the CPU"); ``dtype='bfloat16'`` forces it.
 Use it in a config as ``optim_wrapper = dict(type='AutocastOptimWrapper', optimizer=...)``.
 """
 import contextlib
@@ -16,9 +16,10 @@ from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 
 from ..registry import OPTIM_WRAPPERS
-from ..utils.precision import native_bf16
+from ..utils.precision import autocast_dtype
 
-DTYPES = {'auto': 'auto', 'bfloat16': torch.bfloat16, 'float16': torch.float16}
+# optim_wrapper.dtype -> the precision name of refclip_mm.utils.precision
+DTYPES = {'auto': 'auto', 'bfloat16': 'bf16', 'float16': 'fp16'}
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -41,21 +42,18 @@ class AutocastOptimWrapper(OptimWrapper):
 
     def autocast_dtype(self, device: str):
         """The dtype the forward passes on ``device`` run in (``None``: fp32, no autocast)."""
-        if self.dtype != 'auto':
-            return self.dtype
-        if native_bf16(device):
-            return torch.bfloat16
-        if not self._told:
+        dtype = autocast_dtype(self.dtype, device)
+        if dtype is None and not self._told:
             print_log(f'AutocastOptimWrapper: this {device} has no native bf16 arithmetic, '
                       "training in fp32 (set optim_wrapper.dtype='bfloat16' to force bf16)",
                       logger='current')
             self._told = True
-        return None
+        return dtype
 
     @contextlib.contextmanager
     def optim_context(self, model: torch.nn.Module):
         device = next(iter(model.parameters())).device.type
-        if device == 'cpu' and self.dtype == torch.float16:
+        if device == 'cpu' and self.dtype == 'fp16':
             raise ValueError("optim_wrapper.dtype='float16' needs a CUDA model; use 'bfloat16' "
                              'on the CPU')
         dtype = self.autocast_dtype(device)

@@ -194,7 +194,7 @@ class Run:
         self.timings[name] = time.time() - start
         # every step's time, kept across the calls that together make a run
         times_file = self.kept('step_seconds.json')
-        times = read_json(times_file) if osp.exists(times_file) else {}
+        times = read_json(times_file, missing={})
         times[name] = self.timings[name]
         write_json(times_file, times)
 
@@ -221,7 +221,7 @@ def machine() -> dict:
 def record_machine(run: 'Run', part: str) -> None:
     """Note in ``machines.json`` (results dir) what ``part`` of the run ran on."""
     path = run.kept('machines.json')
-    machines = read_json(path) if osp.exists(path) else {}
+    machines = read_json(path, missing={})
     machines[part] = machine()
     write_json(path, machines)
 
@@ -231,7 +231,10 @@ def write_json(path: str, data) -> None:
     atomic_write(path, lambda f: f.write(json.dumps(data, indent=1).encode()))
 
 
-def read_json(path: str):
+def read_json(path: str, missing=None):
+    """The JSON in ``path``; ``missing`` (when given) if there is no such file."""
+    if missing is not None and not osp.exists(path):
+        return missing
     with open(path) as f:
         return json.load(f)
 
@@ -513,28 +516,25 @@ def panel(run: Run, rows: Sequence[str], out: str, seed: int = 0, num_images: in
 
 def seed_measurements(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
                       ) -> List[str]:
-    """Every measurement file of one seed (the step outputs in the results dir)."""
+    """Every measurement file of one seed but its precision check (the step outputs in the
+    results dir)."""
     from .report import eval_file, fvit_file
-    p = run.protocol
     files = [eval_file(run.results, row, seed, size)
-             for row in rows_of(methods) for size in p.eval_sizes]
+             for row in rows_of(methods) for size in run.protocol.eval_sizes]
     if fvit_detectors:
         files += [fvit_file(run.results, row, seed) for row in detection_rows(methods)]
-    if seed in p.precision_check_seeds:
-        files += [eval_file(run.results, method + FP32_SUFFIX, seed, max(p.eval_sizes))
-                  for method in PRECISION_CHECK if method in methods]
     return files
 
 
-def seed_trainings(run: Run, seed: int, methods: Sequence[str], fp32: bool) -> List[str]:
-    """The weight files one seed trains: its Refiner, its stage-2 towers (``fp32``: and
-    their fp32 re-trainings when the seed is a precision-check seed)."""
-    files = [run.refiner(seed)] if 'R-SC-RLA' in methods else []
-    files += [run.tower(method, seed) for method in methods]
-    if fp32 and seed in run.protocol.precision_check_seeds:
-        files += [run.tower(method + FP32_SUFFIX, seed)
-                  for method in PRECISION_CHECK if method in methods]
-    return files
+def precision_check_measurements(run: Run, seed: int, methods: Sequence[str]) -> List[str]:
+    """The measurement files of one seed's precision check (its fp32 re-trainings)."""
+    from .report import eval_file
+    return [eval_file(run.results, method + FP32_SUFFIX, seed, max(run.protocol.eval_sizes))
+            for method in PRECISION_CHECK if method in methods]
+
+
+def all_exist(paths: Sequence[str]) -> bool:
+    return all(osp.exists(path) for path in paths)
 
 
 def train_seed(run: Run, seed: int, methods: Sequence[str]) -> None:
@@ -561,7 +561,10 @@ def run_seed(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
     measurement of the seed is already in the results dir."""
     from .report import eval_file, fvit_file
     p = run.protocol
-    if all(osp.exists(f) for f in seed_measurements(run, seed, methods, fvit_detectors)):
+    wanted = seed_measurements(run, seed, methods, fvit_detectors)
+    if seed in p.precision_check_seeds:
+        wanted += precision_check_measurements(run, seed, methods)
+    if all_exist(wanted):
         run.lines.cached(f'seed {seed}: every measurement',
                          osp.relpath(run.results, run.keep))
         return
@@ -639,20 +642,17 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
     # the tables: every seed of this results dir whose measurements are all there
     # (a seed counts without its precision check, which only bf16 machines run; the check is
     # reported for the seeds that have it)
-    run.protocol = replace(every_seed, precision_check_seeds=())
-    done = tuple(seed for seed in every_seed.seeds if all(
-        osp.exists(f) for f in seed_measurements(run, seed, methods, fvit_detectors)))
-    run.protocol = replace(every_seed, seeds=done)
-    checked = tuple(seed for seed in every_seed.precision_check_seeds if seed in done and all(
-        osp.exists(f) for f in seed_measurements(run, seed, methods, False)))
+    run.protocol = every_seed
+    done = tuple(seed for seed in every_seed.seeds
+                 if all_exist(seed_measurements(run, seed, methods, fvit_detectors)))
+    checked = tuple(seed for seed in every_seed.precision_check_seeds
+                    if seed in done and all_exist(precision_check_measurements(run, seed, methods)))
     run.protocol = replace(every_seed, seeds=done, precision_check_seeds=checked)
     results, text = report(run, methods, fvit_detectors)
     stage0_eval = read_json(run.kept('stage0_eval.json'))
-    times_file = run.kept('step_seconds.json')
-    step_seconds = read_json(times_file) if osp.exists(times_file) else {}
-    machines_file = run.kept('machines.json')
+    step_seconds = read_json(run.kept('step_seconds.json'), missing={})
     summary = dict(protocol=asdict(run.protocol), stage0=stage0_eval, **results,
-                   machines=read_json(machines_file) if osp.exists(machines_file) else {},
+                   machines=read_json(run.kept('machines.json'), missing={}),
                    seconds_this_call=time.time() - start, step_seconds=step_seconds,
                    total_step_seconds=sum(step_seconds.values()))
     write_json(run.kept('results.json'), summary)

@@ -4,7 +4,7 @@ A precision name is ``'fp32'`` (no autocast), ``'bf16'`` or ``'fp16'`` (autocast
 dtype), or ``'auto'``: bf16 where the device has bf16 arithmetic (CUDA GPUs that support it;
 CPUs with AVX512-BF16 or AMX), fp32 elsewhere. On a CPU without them (AVX2-only x86, for
 example) PyTorch emulates bf16 matrix products, which makes autocast several times slower
-than fp32 (docs/benchmarks.md), so ``'auto'`` is the package's default.
+than fp32 (docs/toyworld.md, "bf16 on the CPU"), so ``'auto'`` is the package's default.
 """
 import functools
 from typing import Optional
