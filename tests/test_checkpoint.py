@@ -1,6 +1,6 @@
 """The package's one checkpoint loader: safe by default, clear when a file does not fit."""
 import collections
-import os
+import random
 
 import numpy as np
 import pytest
@@ -73,8 +73,12 @@ def test_missing_corrupt_and_truncated_files(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         load_checkpoint_file(str(tmp_path / 'nope.pth'))
     garbage = tmp_path / 'garbage.pth'
-    garbage.write_bytes(os.urandom(256))
-    with pytest.raises(CheckpointError, match='garbage.pth'):
+    for seed in range(20):  # random bytes fail at any point of the unpickler, each one named
+        garbage.write_bytes(random.Random(seed).randbytes(256))
+        with pytest.raises(CheckpointError, match='garbage.pth'):
+            load_checkpoint_file(str(garbage))
+    garbage.write_bytes(b'\x80\x02s.')  # a SETITEM on an empty stack: IndexError in the unpickler
+    with pytest.raises(CheckpointError, match='garbage.pth.*IndexError'):
         load_checkpoint_file(str(garbage))
     good = tmp_path / 'good.pth'
     torch.save(tiny_net().state_dict(), good)

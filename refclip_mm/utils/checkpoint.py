@@ -153,9 +153,9 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu', trusted: bool = F
                 'refclip_mm.utils.checkpoint.allow_checkpoint_types([...]), load it with '
                 'trusted=True (tools: --trust-checkpoint), or re-save it as .safetensors.') from err
         raise CheckpointError(f'{path!r} is not a readable checkpoint: {err}') from err
-    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as err:
+    except Exception as err:  # arbitrary bytes fail anywhere in the unpickler (IndexError, ...)
         raise CheckpointError(f'{path!r} is not a readable checkpoint (corrupt or truncated '
-                              f'file?): {err}') from err
+                              f'file?): {type(err).__name__}: {err}') from err
 
 
 STATE_DICT_CONTAINER_KEYS = ('state_dict', 'model', 'module', 'model_state_dict')
