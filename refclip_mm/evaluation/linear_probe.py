@@ -116,4 +116,4 @@ def linear_probe_segmentation(train_feats: Sequence[torch.Tensor],
     confusion = confusion.reshape(num_classes, num_classes).numpy()  # predicted x true
     scores = scores_from_confusion(confusion, np.arange(num_classes))
     return LinearProbeResult(**percent_scores(scores), confusion=confusion,
-                             train_loss=float(loss), num_train_tokens=int(len(y)))
+                             train_loss=float(loss.detach()), num_train_tokens=int(len(y)))
