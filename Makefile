@@ -13,6 +13,9 @@ LINT_STAMP  := $(VENV)/.lint-ready
 LINT_PATHS  := refclip_mm tools tests benchmarks setup.py
 PKG_SOURCES := $(shell find refclip_mm configs tools -type f \( -name '*.py' -o -name '*.sh' -o -name '*.txt' -o -name '*.json' \) -not -path '*/.mim/*' -not -path '*/__pycache__/*' 2>/dev/null)
 PYTEST_ARGS ?=
+# Test workers (pytest-xdist): one per core, at most 4; a module's tests stay on one worker so
+# its module fixtures (e.g. the ToyWorld run) are built once.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 DEMO_ARGS ?=
 
 .PHONY: install demo test lint benchmark toyworld toyworld-quick clean-venv
@@ -38,7 +41,7 @@ demo: install
 	$(PY) tools/demo.py $(DEMO_ARGS)
 
 test: install
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 $(LINT_STAMP): $(STACK_STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check flake8==7.3.0 isort==5.13.2

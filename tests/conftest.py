@@ -10,6 +10,41 @@ import pytest
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
+def _share_the_cores_between_workers():
+    """Under pytest-xdist (``make test``) each worker gets its share of the cores for torch, so
+    two workers on two cores do not run four threads."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1:
+        import torch
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // workers))
+
+
+_share_the_cores_between_workers()
+
+# Modules that take minutes: collected first, so that under pytest-xdist (``--dist loadscope``,
+# one module per worker at a time) they start at once and overlap with the many short modules.
+SLOW_MODULES = ('tests/toyworld/test_toyworld_tool.py', 'tests/test_demo.py',
+                'tests/test_train_tools.py', 'tests/test_reliability.py')
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.nodeid.split('::')[0] not in SLOW_MODULES)  # stable sort
+
+
+@pytest.fixture(autouse=True)
+def no_default_scope():
+    """Every test starts without a default registry scope, whatever ran before it (a Runner sets
+    one and keeps it), so a test that builds from plain names states its scope, as a config does,
+    and passes in any order and on any test worker."""
+    from collections import OrderedDict
+
+    from mmengine.registry import DefaultScope
+    before = DefaultScope._instance_dict
+    DefaultScope._instance_dict = OrderedDict()
+    yield
+    DefaultScope._instance_dict = before
+
+
 @pytest.fixture(scope='session', params=['openai', 'eva'])
 def kind(request):
     """The two tiny tower kinds (OpenAI-style and EVA-style ViT)."""

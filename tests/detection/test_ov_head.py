@@ -93,16 +93,19 @@ def test_backbone_checkpoint_that_is_not_a_clip_tower_is_refused(fvit_assets, tm
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
+    from mmengine.registry import DefaultScope
 
     from refclip_mm.utils.checkpoint import CheckpointError
     from .conftest import TINY_COCO_CFG
     register_all_modules(init_default_scope=False)
     bogus = str(tmp_path / 'detector.pth')
     torch.save({'backbone.conv1.weight': torch.zeros(64, 3, 7, 7)}, bogus)
-    cfg = Config.fromfile(TINY_COCO_CFG).model
+    config = Config.fromfile(TINY_COCO_CFG)
+    cfg = config.model
     cfg.roi_head.bbox_head.class_embeddings = fvit_assets['embeddings']
     cfg.backbone.pretrained = fvit_assets['clip']
-    assert MODELS.build(cfg).backbone.tower is not None  # the converted tiny tower loads
-    cfg.backbone.pretrained = bogus
-    with pytest.raises(CheckpointError):
-        MODELS.build(cfg)
+    with DefaultScope.overwrite_default_scope(config.default_scope):  # as the config's Runner
+        assert MODELS.build(cfg).backbone.tower is not None  # the converted tiny tower loads
+        cfg.backbone.pretrained = bogus
+        with pytest.raises(CheckpointError):
+            MODELS.build(cfg)

@@ -3,6 +3,7 @@ attention fine-tuning of the backbone, bad embedding files."""
 import pytest
 import torch
 from factories import class_embeddings_file
+from mmengine.registry import DefaultScope
 
 from refclip_mm.models.segmentors import CatSegCLIPViT, CatSegOVHead, ClassAggregation
 
@@ -10,12 +11,14 @@ D = 32
 
 
 def make_head(train, test=None, chunk=None):
+    """The head as an mmseg config builds it: in the mmseg scope, where its loss is registered."""
     torch.manual_seed(0)
-    return CatSegOVHead(text_dim=D, guidance_channels=(16, 16), class_embeddings=str(train),
-                        test_class_embeddings=str(test) if test else None, embed_dims=32,
-                        appearance_dims=8, text_guidance_dims=8, num_layers=2, num_heads=4,
-                        window_size=4, decoder_dims=(16, 16), decoder_guidance_dims=(4, 4),
-                        class_chunk_size=chunk, loss_decode=dict(type='CrossEntropyLoss'))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return CatSegOVHead(text_dim=D, guidance_channels=(16, 16), class_embeddings=str(train),
+                            test_class_embeddings=str(test) if test else None, embed_dims=32,
+                            appearance_dims=8, text_guidance_dims=8, num_layers=2, num_heads=4,
+                            window_size=4, decoder_dims=(16, 16), decoder_guidance_dims=(4, 4),
+                            class_chunk_size=chunk, loss_decode=dict(type='CrossEntropyLoss'))
 
 
 def feats(b=2, h=6, w=10):
