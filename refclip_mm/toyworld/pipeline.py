@@ -25,11 +25,14 @@ import os
 import os.path as osp
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from ..apis import (StageLine, fit_schedule, last_checkpoint, load_config, set_hook_options, train,
                     train_then_test)
 from ..utils.paths import config_root
+
+if TYPE_CHECKING:
+    from mmengine.config import Config
 
 CONFIG_DIR = osp.join(config_root(), 'toyworld')
 CONFIGS = dict(
@@ -409,19 +412,32 @@ def evaluate(run: Run, row: str, seed: int, size: int, out: str, cache: dict) ->
     write_json(out, metrics)
 
 
-def fvit(run: Run, row: str, seed: int, out: str, progress=None) -> None:
-    weights = run.clip if row == 'CLIP' else run.tower(row, seed)
-    work = run.path('work', f'fvit_{row.lower().replace(" ", "")}_seed{seed}')
-    root = run.data.rstrip('/') + '/'
-    iters = run.protocol.fvit_iters
-    options = {'model.backbone.pretrained': weights,
-               'model.roi_head.bbox_head.class_embeddings': run.text['things'],
+def fvit_config(tower: str, things_text: str, data: str, work: str, seed: int, iters: int,
+                lr: Optional[float] = None, image_size: Optional[int] = None) -> 'Config':
+    """The ToyWorld F-ViT config on ``tower`` (a CLIP or stage-2 tower file), trained on the
+    base classes of the scenes in ``data`` for ``iters`` steps; ``lr`` and ``image_size``
+    (every pipeline's resize) default to the config's."""
+    root = data.rstrip('/') + '/'
+    options = {'model.backbone.pretrained': tower,
+               'model.roi_head.bbox_head.class_embeddings': things_text,
                'train_dataloader.dataset.data_root': root, 'randomness.seed': seed}
     for split in ('val', 'test'):
         options[f'{split}_dataloader.dataset.data_root'] = root
         options[f'{split}_evaluator.ann_file'] = f'{root}annotations/instances_val.json'
-    cfg = fit_schedule(load_config(CONFIGS['fvit'], work_dir=work, cfg_options=options), iters,
-                       warmup=max(1, min(50, iters // 10)))
+    if lr is not None:
+        options['optim_wrapper.optimizer.lr'] = lr
+    cfg = load_config(CONFIGS['fvit'], work_dir=work, cfg_options=options)
+    if image_size is not None:
+        for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+            loader.dataset.pipeline = [dict(t, scale=(image_size, image_size)) if 'scale' in t
+                                       else t for t in loader.dataset.pipeline]
+    return fit_schedule(cfg, iters, warmup=max(1, min(50, iters // 10)))
+
+
+def fvit(run: Run, row: str, seed: int, out: str, progress=None) -> None:
+    weights = run.clip if row == 'CLIP' else run.tower(row, seed)
+    work = run.path('work', f'fvit_{row.lower().replace(" ", "")}_seed{seed}')
+    cfg = fvit_config(weights, run.text['things'], run.data, work, seed, run.protocol.fvit_iters)
     metrics = train_then_test(cfg, log_file=run.log_file(work), progress=progress)
     found = {k.split('/')[-1][:-len('_ap50')] + '_ap50': float(v) * 100
              for k, v in metrics.items() if k.endswith(('base_ap50', 'novel_ap50'))}
