@@ -35,7 +35,7 @@ VARIANTS = {
 
 def run_variant(name, work_dir, results_dir, seed):
     """Train and test the F-ViT of variant ``name`` on the stage-0 CLIP; its row of results."""
-    from refclip_mm.apis import train_then_test
+    from refclip_mm.apis import ov_ap50, train_then_test
     from refclip_mm.toyworld.pipeline import fvit_config
     steps, lr, size = VARIANTS[name]
     work = osp.join(work_dir, 'fvit_schedules', f'{name}_seed{seed}')
@@ -43,8 +43,7 @@ def run_variant(name, work_dir, results_dir, seed):
                       osp.join(work_dir, 'data'), work, seed, steps, lr=lr, image_size=size)
     start = time.time()
     metrics = train_then_test(cfg, log_file=osp.join(work, 'console.log'))
-    ap = {k.split('/')[-1]: round(float(v) * 100, 2) for k, v in metrics.items()
-          if k.endswith(('base_ap50', 'novel_ap50'))}
+    ap = {k: round(v * 100, 2) for k, v in ov_ap50(metrics).items()}
     return dict(variant=name, steps=steps, lr=lr, image_size=size, seed=seed,
                 seconds=round(time.time() - start, 1), **ap)
 

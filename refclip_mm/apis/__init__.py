@@ -3,9 +3,10 @@
 ``tools/train.py`` and ``tools/test.py`` are command lines over these; the demo
 (:mod:`refclip_mm.apis.demo`) and the ToyWorld pipeline (:mod:`refclip_mm.toyworld`) call them.
 """
-from .runs import (configure_training, fit_schedule, last_checkpoint, load_config, set_hook_options,
-                   test, train, train_then_test)
+from .runs import (configure_training, fit_schedule, last_checkpoint, load_config, ov_ap50,
+                   scene_detector_options, set_hook_options, test, train, train_then_test)
 from .stage_line import StageLine
 
-__all__ = ['configure_training', 'fit_schedule', 'last_checkpoint', 'load_config',
-           'set_hook_options', 'test', 'train', 'train_then_test', 'StageLine']
+__all__ = ['configure_training', 'fit_schedule', 'last_checkpoint', 'load_config', 'ov_ap50',
+           'scene_detector_options', 'set_hook_options', 'test', 'train', 'train_then_test',
+           'StageLine']

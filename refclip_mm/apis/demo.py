@@ -23,8 +23,8 @@ from dataclasses import asdict
 from typing import Dict, Optional
 
 from ..utils.paths import config_root
-from .runs import (fit_schedule, last_checkpoint, load_config, set_hook_options, train,
-                   train_then_test)
+from .runs import (fit_schedule, last_checkpoint, load_config, ov_ap50, scene_detector_options,
+                   set_hook_options, train, train_then_test)
 from .stage_line import StageLine
 
 CONFIGS = dict(
@@ -147,18 +147,11 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
         clip = build_clip(load_config(config_path('fvit')).tiny_clip.to_dict(), clip_file)
         save_class_embeddings(embeddings, make_class_embeddings(clip.text, list(THING_CLASSES),
                                                                 templates='single'))
-        root = data.rstrip('/') + '/'
-        options = {'model.backbone.pretrained': tower_file,
-                   'model.roi_head.bbox_head.class_embeddings': embeddings,
-                   'train_dataloader.dataset.data_root': root}
-        for split in ('val', 'test'):
-            options[f'{split}_dataloader.dataset.data_root'] = root
-            options[f'{split}_evaluator.ann_file'] = f'{root}annotations/instances_val.json'
+        options = scene_detector_options(tower_file, embeddings, data)
         cfg = fit_schedule(load_config(config_path('fvit'), cfg_options=options,
                                        work_dir=stage_dir), iters['fvit'])
         metrics = train_then_test(cfg, log_file(stage_dir), progress)
-        return {k.split('/')[-1]: round(v, 3) for k, v in metrics.items()
-                if k.endswith(('base_ap50', 'novel_ap50'))}, stage_dir
+        return {k: round(v, 3) for k, v in ov_ap50(metrics).items()}, stage_dir
 
     stages.run('data: synthetic scenes', make_data)
     stages.run('a tiny random CLIP', make_clip)

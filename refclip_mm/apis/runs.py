@@ -186,6 +186,30 @@ def train_then_test(cfg: Config, log_file: Optional[str] = None,
     return test(load_config(cfg), last_checkpoint(cfg.work_dir), log_file=log_file)
 
 
+def scene_detector_options(tower: str, class_embeddings: str, data_root: str) -> Dict[str, str]:
+    """``cfg_options`` that point an F-ViT config at a CLIP / tower file, its class embeddings
+    and a synthetic-scenes data root (``datasets.synthetic.write_dataset``): the three loaders'
+    root and the evaluators' ``annotations/instances_val.json``."""
+    root = data_root.rstrip('/') + '/'
+    options = {'model.backbone.pretrained': tower,
+               'model.roi_head.bbox_head.class_embeddings': class_embeddings,
+               'train_dataloader.dataset.data_root': root}
+    for split in ('val', 'test'):
+        options[f'{split}_dataloader.dataset.data_root'] = root
+        options[f'{split}_evaluator.ann_file'] = f'{root}annotations/instances_val.json'
+    return options
+
+
+def ov_ap50(metrics: Dict[str, float]) -> Dict[str, float]:
+    """``{'base_ap50', 'novel_ap50'}`` (fractions, as the metric reports them) from the metrics
+    of a run evaluated with mmdet's ``OVCocoMetric`` (keys such as ``coco/base_ap50``)."""
+    found = {k.split('/')[-1]: float(v) for k, v in metrics.items()
+             if k.endswith(('base_ap50', 'novel_ap50'))}
+    if set(found) != {'base_ap50', 'novel_ap50'}:
+        raise RuntimeError(f'OVCocoMetric returned {sorted(metrics)}; expected base/novel AP50')
+    return found
+
+
 def last_checkpoint(work_dir: str) -> str:
     """The checkpoint mmengine's ``last_checkpoint`` file in ``work_dir`` names."""
     path = find_latest_checkpoint(work_dir) if osp.isdir(work_dir) else None

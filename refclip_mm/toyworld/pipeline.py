@@ -27,8 +27,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
-from ..apis import (StageLine, fit_schedule, last_checkpoint, load_config, set_hook_options, train,
-                    train_then_test)
+from ..apis import (StageLine, fit_schedule, last_checkpoint, load_config, ov_ap50,
+                    scene_detector_options, set_hook_options, train, train_then_test)
 from ..utils.paths import config_root
 
 if TYPE_CHECKING:
@@ -417,13 +417,7 @@ def fvit_config(tower: str, things_text: str, data: str, work: str, seed: int, i
     """The ToyWorld F-ViT config on ``tower`` (a CLIP or stage-2 tower file), trained on the
     base classes of the scenes in ``data`` for ``iters`` steps; ``lr`` and ``image_size``
     (every pipeline's resize) default to the config's."""
-    root = data.rstrip('/') + '/'
-    options = {'model.backbone.pretrained': tower,
-               'model.roi_head.bbox_head.class_embeddings': things_text,
-               'train_dataloader.dataset.data_root': root, 'randomness.seed': seed}
-    for split in ('val', 'test'):
-        options[f'{split}_dataloader.dataset.data_root'] = root
-        options[f'{split}_evaluator.ann_file'] = f'{root}annotations/instances_val.json'
+    options = dict(scene_detector_options(tower, things_text, data), **{'randomness.seed': seed})
     if lr is not None:
         options['optim_wrapper.optimizer.lr'] = lr
     cfg = load_config(CONFIGS['fvit'], work_dir=work, cfg_options=options)
@@ -439,11 +433,7 @@ def fvit(run: Run, row: str, seed: int, out: str, progress=None) -> None:
     work = run.path('work', f'fvit_{row.lower().replace(" ", "")}_seed{seed}')
     cfg = fvit_config(weights, run.text['things'], run.data, work, seed, run.protocol.fvit_iters)
     metrics = train_then_test(cfg, log_file=run.log_file(work), progress=progress)
-    found = {k.split('/')[-1][:-len('_ap50')] + '_ap50': float(v) * 100
-             for k, v in metrics.items() if k.endswith(('base_ap50', 'novel_ap50'))}
-    if set(found) != {'base_ap50', 'novel_ap50'}:
-        raise RuntimeError(f'OVCocoMetric returned {sorted(metrics)}; expected base/novel AP50')
-    write_json(out, found)
+    write_json(out, {k: v * 100 for k, v in ov_ap50(metrics).items()})
 
 
 # ------------------------------------------------------------------------------------ report

@@ -1,4 +1,8 @@
-"""The ToyWorld F-ViT config: what the pipeline step and the schedule sweep train."""
+"""The ToyWorld F-ViT config (what the pipeline step and the schedule sweep train) and the
+AP50 values read back from its metric."""
+import pytest
+
+from refclip_mm.apis import ov_ap50
 from refclip_mm.toyworld.pipeline import fvit_config
 
 
@@ -26,3 +30,10 @@ def test_learning_rate_and_image_size_are_set_everywhere(tmp_path):
     assert cfg.optim_wrapper.optimizer.lr == 1e-4
     assert all(s == [(64, 64)] for s in scales(cfg).values())
     assert cfg.param_scheduler[0].end == 50 and cfg.param_scheduler[1].milestones == [960]
+
+
+def test_ov_ap50_reads_base_and_novel_and_names_what_is_missing():
+    metrics = {'coco/base_ap50': 0.25, 'coco/novel_ap50': 0.125, 'coco/bbox_mAP': 0.1}
+    assert ov_ap50(metrics) == {'base_ap50': 0.25, 'novel_ap50': 0.125}
+    with pytest.raises(RuntimeError, match="coco/bbox_mAP.*expected base/novel AP50"):
+        ov_ap50({'coco/bbox_mAP': 0.1, 'coco/base_ap50': 0.25})
