@@ -190,3 +190,30 @@ model = dict(
     with torch.no_grad():
         logits = segmentor._forward(torch.randn(1, 3, 32, 32))
     assert logits.shape == (1, 5, 4, 4)
+
+
+def test_rois_read_the_pyramid_the_neck_sees(weights):
+    """mmcv's RoIAlign reads raw NCHW memory: the tower's token maps are transposed views, and
+    convolutions keep their channels-last layout, so the backbone must hand over NCHW maps or
+    the RoI head of a detector pools scrambled features (its RPN, all convolutions, still learns).
+    """
+    from mmdet.registry import MODELS
+    path, _ = weights('openai')
+    backbone = _build('mmdet', _cfg(pretrained=path, out_indices=(0, 1, 2),
+                                    pyramid_scales=(2, 1, 0.5), with_dense=True))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        neck = MODELS.build(dict(type='FPN', in_channels=[64, 64, 64], out_channels=16, num_outs=3))
+        extractor = MODELS.build(dict(
+            type='SingleRoIExtractor', roi_layer=dict(type='RoIAlign', output_size=3,
+                                                      sampling_ratio=0),
+            out_channels=16, featmap_strides=[4, 8, 16]))
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 64, 64)
+    rois = torch.tensor([[0, 4., 8., 40., 30.], [1, 20., 2., 60., 50.], [1, 0., 0., 16., 16.]])
+    with torch.no_grad():
+        outs = backbone(x)
+        assert all(o.is_contiguous() for o in outs)
+        maps = neck(outs[:-1])
+        pooled = extractor(maps, rois)
+        reference = extractor([m.contiguous() for m in maps], rois)
+    assert torch.allclose(pooled, reference)

@@ -62,6 +62,10 @@ class CLIPViT(FrozenPartsMixin, BaseModule):
     outputs, ``C`` = tower width, ``h = H/p``; rescaled per level when
     ``pyramid_scales`` is set), followed, when ``with_dense``, by the dense
     CLIP map ``B x D x h x w`` (METHOD.md section 2) for region scoring.
+    Every map is contiguous in the standard ``NCHW`` layout: the tower's
+    token maps are transposed views, convolutions keep that (channels-last)
+    layout, and mmcv's RoIAlign reads memory as ``NCHW`` on CPU and GPU alike,
+    so a neck fed with views hands the RoI head scrambled region features.
 
     Args:
         clip_model: open_clip model name (``'ViT-B-16'``, ``'EVA02-L-14'``, ...)
@@ -200,4 +204,4 @@ class CLIPViT(FrozenPartsMixin, BaseModule):
             features = self.pyramid(features)
         if self.with_dense:
             features.append(out.dense)
-        return tuple(features)
+        return tuple(f.contiguous() for f in features)
