@@ -17,6 +17,8 @@ def test_refiner_backbone_gives_the_refined_map():
         dense = find_dense_fn(backbone)(images)
         raw = backbone.tower.forward_dense(images).dense
         refined = backbone.refiner(raw)
+        outs = backbone(images)
+    assert all(o.is_contiguous() for o in outs)  # NCHW, as mmcv's RoIAlign reads it
     assert dense.shape == (2, 32, 4, 4)
     assert torch.allclose(dense, refined, atol=1e-5) and not torch.allclose(dense, raw, atol=1e-3)
 

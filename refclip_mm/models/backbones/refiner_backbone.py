@@ -60,4 +60,4 @@ class RefinerBackbone(CLIPViT):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Images ``B x 3 x H x W`` -> block maps..., refined dense map."""
         *features, dense = super().forward(x)
-        return tuple(features) + (self.refined.refine(dense), )
+        return tuple(features) + (self.refined.refine(dense).contiguous(), )
