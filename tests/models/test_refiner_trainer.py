@@ -41,6 +41,17 @@ def test_crops_are_the_box_contents_resized():
     assert torch.allclose(crops[:, :, 2:-2, 2:-2], torch.ones(1, 3, 28, 28))
 
 
+def test_crop_size_sets_the_target_view_and_is_checked():
+    model = tiny_trainer(crop_size=16)
+    images = torch.randn(2, 3, 64, 64)
+    crops = model.crops(images, torch.tensor([[0., 0., 8., 32., 40.]]))
+    assert crops.shape == (1, 3, 16, 16)
+    tokens = model.box_tokens(images)
+    assert tokens['target'].shape == tokens['student'].shape == (6, 16, 32)
+    with pytest.raises(ValueError, match='model.crop_size'):
+        tiny_trainer(crop_size=12)
+
+
 def test_loss_terms_and_frozen_tower():
     model = tiny_trainer()
     images = torch.randn(2, 3, 64, 64)

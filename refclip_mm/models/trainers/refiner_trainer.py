@@ -54,6 +54,9 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         grid_size: tokens per box side ``g`` (14).
         crop_sampling_ratio: RoIAlign sampling points per output pixel when
             cutting crops out of the images (1 = bilinear resize).
+        crop_size: side ``S'`` the crops are resized to before the target's
+            CLIP forward (a multiple of the patch size); ``None`` (default,
+            METHOD.md section 4): the input size ``S``.
         loss_dense: dense InfoNCE loss config.
         loss_scd: the SCD term as an SCD loss config: ``tau``, ``loss_weight``
             (lambda_SCD, 0.4), ``block_size``, ``agreement_interval``; ``None``: no SCD.
@@ -81,6 +84,7 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
                  aspect_range: Tuple[float, float] = (2 / 3, 3 / 2),
                  grid_size: int = 14,
                  crop_sampling_ratio: int = 1,
+                 crop_size: Optional[int] = None,
                  loss_dense: dict = dict(type='DenseInfoNCELoss', tau=0.2),
                  loss_scd: Optional[dict] = dict(type='SCDLoss', tau=0.2, loss_weight=0.4),
                  filter_contaminants: bool = False,
@@ -107,6 +111,10 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         self.grid_size = grid_size
         self.crop_sampling_ratio = check_sampling_ratio(
             crop_sampling_ratio, 'model.crop_sampling_ratio')
+        if crop_size is not None and (crop_size <= 0 or crop_size % self.patch_size):
+            raise ValueError(f'model.crop_size={crop_size!r} must be a positive multiple of the '
+                             f'patch size {self.patch_size} (or None: the input size)')
+        self.crop_size = crop_size
         self.loss_dense = MODELS.build(loss_dense)
         self.scd = SCDTerm.from_loss_cfg(loss_scd, 'model.loss_scd', grid_size=grid_size) \
             if loss_scd else None
@@ -126,8 +134,10 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         return self.refined(images, precision='fp32')
 
     def crops(self, images: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
-        """Cut ``rois`` (``K x 5``, pixels) out of ``images`` and resize each to the input size."""
-        return crop_regions(images, rois, tuple(images.shape[-2:]), self.crop_sampling_ratio)
+        """Cut ``rois`` (``K x 5``, pixels) out of ``images`` and resize each to ``crop_size``
+        (default: the input size): ``K x 3 x S' x S'``."""
+        size = (self.crop_size, ) * 2 if self.crop_size else tuple(images.shape[-2:])
+        return crop_regions(images, rois, size, self.crop_sampling_ratio)
 
     def box_tokens(self, images: torch.Tensor, data_samples: Optional[Sequence] = None
                    ) -> Dict[str, torch.Tensor]:
