@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from refclip_mm.toyworld import METHODS, run_toyworld
+from refclip_mm.toyworld.ablation import REFINER_VARIANTS, run_refiner_ablation
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -40,6 +41,10 @@ def parse_args(argv=None):
                         help='multiply every schedule (tests use a small value)')
     parser.add_argument('--images-scale', type=float, default=1.0,
                         help='multiply the dataset sizes (tests use a small value)')
+    parser.add_argument('--refiner-ablation', nargs='*', default=None, metavar='VARIANT',
+                        choices=list(REFINER_VARIANTS),
+                        help='instead of the run: the stage-1 ablation on its results dir, '
+                        'for --seeds (default 0); no VARIANT: all of them')
     parser.add_argument('--verbose', action='store_true',
                         help='stream the training logs (default: console.log in each work dir)')
     return parser.parse_args(argv)
@@ -52,6 +57,9 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     work_dir = args.work_dir or osp.join(REPO, 'work_dirs', 'toyworld-quick' if args.quick
                                          else 'toyworld')
+    if args.refiner_ablation is not None:
+        return run_refiner_ablation(work_dir, args.refiner_ablation, seeds=args.seeds or (0, ),
+                                    results_dir=args.results_dir, verbose=args.verbose)
     return run_toyworld(work_dir, quick=args.quick, seeds=args.seeds, methods=args.methods,
                         fvit_detectors=not args.no_fvit, precision_check=args.precision_check,
                         iters_scale=args.iters_scale,

@@ -318,16 +318,22 @@ def describe_zero_shot(result: dict) -> str:
             f'shape {shot["shape"]:.1f}% (20%)')
 
 
-def refiner(run: Run, seed: int, progress=None) -> None:
+def refiner(run: Run, seed: int, progress=None, options: Optional[dict] = None,
+            iters_factor: float = 1.0, name: str = 'refiner',
+            out: Optional[str] = None) -> None:
+    """Stage 1 for ``seed``: the registered Refiner, or (the ablation) one trained with config
+    ``options`` by key and ``iters_factor`` times the steps, in work dir ``<name>_seed<seed>``
+    and exported to ``out`` (default: the run's Refiner of that seed)."""
     from refclip_mm.models.refiner_file import export_refiner
-    work = run.path('work', f'refiner_seed{seed}')
+    work = run.path('work', f'{name}_seed{seed}')
     cfg = load_config(CONFIGS['refiner'], work_dir=work, cfg_options={
         'model.pretrained': run.clip, 'randomness.seed': seed,
-        'train_dataloader.dataset.data_root': run.data})
-    train(fit_schedule(cfg, run.protocol.refiner_iters), log_file=run.log_file(work),
-          progress=progress)
-    os.makedirs(osp.dirname(run.refiner(seed)), exist_ok=True)
-    export_refiner(last_checkpoint(work), run.refiner(seed))
+        'train_dataloader.dataset.data_root': run.data, **(options or {})})
+    iters = max(1, int(round(run.protocol.refiner_iters * iters_factor)))
+    train(fit_schedule(cfg, iters), log_file=run.log_file(work), progress=progress)
+    out = out or run.refiner(seed)
+    os.makedirs(osp.dirname(out), exist_ok=True)
+    export_refiner(last_checkpoint(work), out)
 
 
 def stage2(run: Run, method: str, seed: int, fp32: bool = False, progress=None) -> None:
@@ -364,8 +370,9 @@ def pixel_patches(patch_size: int = 8):
     return fn
 
 
-def dense_fn_of(run: Run, row: str, seed: int):
-    """``images -> B x D x h x w`` projected dense maps of a table row's tower."""
+def dense_fn_of(run: Run, row: str, seed: int, refiner_file: Optional[str] = None):
+    """``images -> B x D x h x w`` projected dense maps of a table row's tower (for
+    ``'CLIP + Refiner'``: with ``refiner_file``, default the seed's registered Refiner)."""
     import torch
 
     from refclip_mm.clip import build_image_tower
@@ -376,7 +383,8 @@ def dense_fn_of(run: Run, row: str, seed: int):
     torch.manual_seed(seed)
     if row == 'CLIP + Refiner':
         module = MODELS.build(dict(type='refclip_mm.RefinerBackbone', clip_model=toy_arch(),
-                                   pretrained=run.clip, refiner_checkpoint=run.refiner(seed),
+                                   pretrained=run.clip,
+                                   refiner_checkpoint=refiner_file or run.refiner(seed),
                                    out_indices=()))
     else:
         module = build_image_tower(toy_arch(), run.clip if row == 'CLIP' else run.tower(row, seed))
@@ -402,13 +410,14 @@ def eval_inputs(run: Run, cache: dict) -> dict:
 PAIRS_SEED = 20_000  # the locality pairs' scenes; not a training seed
 
 
-def evaluate(run: Run, row: str, seed: int, size: int, out: str, cache: dict) -> None:
+def evaluate(run: Run, row: str, seed: int, size: int, out: str, cache: dict,
+             refiner_file: Optional[str] = None) -> None:
     from .evaluate import evaluate_tower
     data = eval_inputs(run, cache)
     text = (None, None) if row == PIXELS else (data['semantic'], data['things'])
-    metrics = evaluate_tower(dense_fn_of(run, row, seed), data['val'], *text, seed=seed,
-                             size=size, probe_data=data['probe'], pairs=data['pairs'],
-                             restarts=run.protocol.kmeans_restarts)
+    metrics = evaluate_tower(dense_fn_of(run, row, seed, refiner_file), data['val'], *text,
+                             seed=seed, size=size, probe_data=data['probe'],
+                             pairs=data['pairs'], restarts=run.protocol.kmeans_restarts)
     write_json(out, metrics)
 
 

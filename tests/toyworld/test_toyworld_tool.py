@@ -111,3 +111,41 @@ def test_the_same_seed_gives_the_same_numbers(toyworld_run, tmp_path, run_python
     assert check['R-SC-RLA, bf16'] == {k: v for k, v in second['192px']['R-SC-RLA'].items()}
     assert set(check['R-SC-RLA, fp32']) == set(check['R-SC-RLA, bf16'])
     assert osp.isfile(osp.join(tmp_path, 'towers', 'r_sc_rla_fp32_seed0.pth'))
+
+
+def test_refiner_ablation_trains_only_its_variants(toyworld_run, tmp_path, run_python):
+    """The stage-1 ablation on a finished run: the registered variant and CLIP are the run's own
+    measurements; each named variant trains one Refiner and is measured like CLIP + Refiner."""
+    work, _ = toyworld_run
+    args = [*ARGS, '--work-dir', str(tmp_path), '--results-dir', work,
+            '--refiner-ablation', 'crop-64', 'no-scd']
+    first = run_python(args, timeout=600)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    ran = re.findall(r'\] (.+?) +\d+\.\d s  ', first.stdout)
+    assert ran == ['data', 'text embeddings',
+                   'stage 1: Refiner variant crop-64, seed 0',
+                   'evaluate CLIP + Refiner crop-64 at 64 px, seed 0',
+                   'evaluate CLIP + Refiner crop-64 at 192 px, seed 0',
+                   'stage 1: Refiner variant no-scd, seed 0',
+                   'evaluate CLIP + Refiner no-scd at 64 px, seed 0',
+                   'evaluate CLIP + Refiner no-scd at 192 px, seed 0'], first.stdout
+    with open(osp.join(work, 'ablation.json')) as f:
+        table = json.load(f)['table']
+    with open(osp.join(work, 'results.json')) as f:
+        main = json.load(f)['table']
+    for size in ('64px', '192px'):
+        assert list(table[size]) == ['registered', 'crop-64', 'no-scd']
+        registered = table[size]['registered']['unsup_miou']
+        assert registered['values'] == main[size]['CLIP + Refiner']['unsup_miou']
+        assert registered['differences'] == pytest.approx(
+            [main[size]['CLIP + Refiner']['unsup_miou'][0] - main[size]['CLIP']['unsup_miou'][0]])
+        # a variant is another Refiner: its dense maps, hence its locality index, differ
+        assert (table[size]['crop-64']['locality']['values']
+                != table[size]['registered']['locality']['values'])
+    with open(osp.join(work, 'ablation.md')) as f:
+        assert '| crop-64 | 1 |' in f.read()
+    again = run_python(args, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert re.findall(r'\] (.+?) +\d+\.\d s  ', again.stdout) == []
+    unknown = run_python([*args[:-2], 'no-such-variant'], timeout=120)
+    assert unknown.returncode == 2 and 'no-such-variant' in unknown.stderr

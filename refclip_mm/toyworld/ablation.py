@@ -1,0 +1,201 @@
+"""The stage-1 ablation (docs/toyworld.md, "The Refiner ablation"): which choice of the Refiner's
+training decides whether CLIP + Refiner beats CLIP.
+
+Each variant changes one thing of the registered stage 1 (config options by key, or the number
+of steps), trains a Refiner on the frozen stage-0 CLIP for a seed, and measures CLIP + that
+Refiner with the protocol's own evaluation (the same scenes, sizes, k-means restarts, probe and
+locality pairs: :func:`.pipeline.evaluate`). The registered variant is the run's own Refiner
+and its ``CLIP + Refiner`` measurements; nothing of the main run is trained again.
+
+Files: the Refiners in ``<work>/ablation/``, the measurements in
+``<results>/ablation/eval_<variant>_seed<s>_<size>px.json`` (each step skipped when its file
+exists). The table gives, per variant and evaluation size, each metric's paired difference to
+CLIP on the same seed (mean and 95% interval over the seeds that have it).
+"""
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+REGISTERED = 'registered'
+
+
+@dataclass(frozen=True)
+class RefinerVariant:
+    """One change to the registered stage 1 (configs/toyworld/refiner_*.py)."""
+    what: str
+    options: Dict[str, Any] = field(default_factory=dict)
+    iters_factor: float = 1.0
+
+
+# in the order they are run when no variant is named: the target view first (the Refiner's
+# premise), then the loss, the learning rate, the token space, depth, filter, grid, steps
+REFINER_VARIANTS = {
+    REGISTERED: RefinerVariant('as registered: zoomed crop at the input size (128 px), '
+                               'InfoNCE + 0.4 SCD, lr 1e-3, projected tokens, depth 2, grid 4, '
+                               '200 steps, no contaminant filter'),
+    'crop-64': RefinerVariant('target view: the crop at the CLIP\'s native 64 px',
+                              {'model.crop_size': 64}),
+    'no-scd': RefinerVariant('loss: InfoNCE only (no SCD term)', {'model.loss_scd': None}),
+    'lr-1e-4': RefinerVariant('learning rate 1e-4 (METHOD.md\'s default)',
+                              {'optim_wrapper.optimizer.lr': 1e-4}),
+    'width-tokens': RefinerVariant('token space: before the projection',
+                                   {'model.token_space': 'width'}),
+    'depth-1': RefinerVariant('Refiner depth 1', {'model.refiner.depth': 1}),
+    'contaminant-filter': RefinerVariant('contaminant filter on',
+                                         {'model.filter_contaminants': True}),
+    'grid-8': RefinerVariant('8 x 8 tokens per box', {'model.grid_size': 8}),
+    'depth-4': RefinerVariant('Refiner depth 4', {'model.refiner.depth': 4}),
+    'steps-x4': RefinerVariant('4 times the steps (800)', iters_factor=4.0),
+}
+METRICS = (('unsup_miou', 'unsup. seg mIoU'), ('probe_miou', 'linear probe mIoU'),
+           ('locality', 'locality index'), ('ov_seg_miou', 'OV seg mIoU'))
+
+
+def check_variants(names: Sequence[str]) -> List[str]:
+    unknown = [n for n in names if n not in REFINER_VARIANTS]
+    if unknown:
+        raise ValueError(f'unknown Refiner variants {unknown}; choose from '
+                         f'{list(REFINER_VARIANTS)}')
+    return list(names)
+
+
+def variant_eval_file(run, variant: str, seed: int, size: int) -> str:
+    """Where a variant's measurement is kept (the registered one is the main run's)."""
+    from .report import eval_file
+    if variant == REGISTERED:
+        return eval_file(run.results, 'CLIP + Refiner', seed, size)
+    return eval_file(run.kept('ablation'), variant, seed, size)
+
+
+def run_variant(run, variant: str, seed: int, cache: dict) -> None:
+    """Train (unless kept) and measure one variant of one seed; the registered variant is
+    the main run's Refiner and measurement (made by the main run when missing)."""
+    from .pipeline import evaluate, refiner
+    spec = REFINER_VARIANTS[variant]
+    name = 'refiner' if variant == REGISTERED else f'refiner_{variant}'
+    weights = run.refiner(seed) if variant == REGISTERED else run.path(
+        'ablation', f'{name}_seed{seed}.pth')
+    outs = {size: variant_eval_file(run, variant, seed, size) for size in run.protocol.eval_sizes}
+    if all(osp.exists(out) for out in outs.values()):
+        run.lines.cached(f'Refiner variant {variant}, seed {seed}', 'every measurement')
+        return
+    run.step(f'stage 1: Refiner variant {variant}, seed {seed}', weights,
+             lambda bar: refiner(run, seed, progress=bar, options=spec.options,
+                                 iters_factor=spec.iters_factor, name=name, out=weights))
+    for size, out in outs.items():
+        run.step(f'evaluate CLIP + Refiner {variant} at {size} px, seed {seed}', out,
+                 lambda _: evaluate(run, 'CLIP + Refiner', seed, size, out, cache,
+                                    refiner_file=weights))
+
+
+def ablation_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
+    """``{size: {variant: {metric: {'values': [...], 'differences': [...], ...}}}}``: each
+    variant's values and its paired differences to CLIP over the seeds that have them (the
+    95% t-interval of the mean difference from two seeds on)."""
+    import json
+
+    from ..evaluation.decision import t_interval
+    from .report import eval_file
+
+    def read(path):
+        with open(path) as f:
+            return json.load(f)
+    table: dict = {}
+    for size in run.protocol.eval_sizes:
+        section = table.setdefault(f'{size}px', {})
+        for variant in variants:
+            have = [s for s in seeds if osp.exists(variant_eval_file(run, variant, s, size))
+                    and osp.exists(eval_file(run.results, 'CLIP', s, size))]
+            if not have:
+                continue
+            rows = section.setdefault(variant, {})
+            for key, _ in METRICS:
+                values = [read(variant_eval_file(run, variant, s, size))[key] for s in have]
+                clip = [read(eval_file(run.results, 'CLIP', s, size))[key] for s in have]
+                diffs = [v - c for v, c in zip(values, clip)]
+                entry = dict(seeds=have, values=values, differences=diffs)
+                if len(diffs) >= 2:
+                    mean, _, low, high = t_interval(diffs)
+                    entry.update(mean=mean, low=low, high=high)
+                rows[key] = entry
+    return table
+
+
+def format_ablation(table: dict) -> str:
+    """Markdown: per size, each variant's mean difference to CLIP (± half-width of the 95%
+    interval from two seeds on) for every metric, and its number of seeds."""
+    parts = []
+    for section, rows in table.items():
+        lines = [f'CLIP + Refiner variant − CLIP, at {section[:-2]} px:', '',
+                 '| variant | seeds | ' + ' | '.join(t for _, t in METRICS) + ' |',
+                 '|' + '---|' * (len(METRICS) + 2)]
+        for variant, values in rows.items():
+            cells = []
+            for key, _ in METRICS:
+                e, digits = values[key], 3 if key == 'locality' else 1
+                if 'mean' in e:
+                    half = (e['high'] - e['low']) / 2
+                    cells.append(f'{e["mean"]:+.{digits}f} ± {half:.{digits}f}')
+                else:
+                    cells.append(f'{e["differences"][0]:+.{digits}f}')
+            seeds = len(next(iter(values.values()))['seeds'])
+            lines.append(f'| {variant} | {seeds} | ' + ' | '.join(cells) + ' |')
+        parts.append('\n'.join(lines))
+    return '\n\n'.join(parts)
+
+
+def run_refiner_ablation(work_dir: str, variants: Optional[Sequence[str]] = None,
+                         seeds: Sequence[int] = (0, ), results_dir: Optional[str] = None,
+                         verbose: bool = False) -> dict:
+    """Run (or continue) the stage-1 ablation on a ToyWorld run whose stage 0 is done (its
+    results dir holds ``protocol.json`` and the stage-0 CLIP); returns the table and writes
+    ``ablation.json`` and ``ablation.md`` to the results dir.
+
+    ``variants``: names of :data:`REFINER_VARIANTS` (default: all, registered first).
+    """
+    from dataclasses import replace
+
+    from .pipeline import Protocol, Run, evaluate, make_data, read_json, text_embeddings, write_json
+    from .report import eval_file
+    variants = check_variants(variants or list(REFINER_VARIANTS))
+    if REGISTERED not in variants:
+        variants = [REGISTERED, *variants]
+    keep = results_dir or work_dir
+    for name in ('protocol.json', 'clip_toy.pth'):
+        if not osp.exists(osp.join(keep, name)):
+            raise FileNotFoundError(f'{osp.join(keep, name)} is missing: run python '
+                                    'tools/toyworld.py with this --results-dir first')
+    sizes = {k: v for k, v in read_json(osp.join(keep, 'protocol.json')).items()
+             if k in Protocol.__dataclass_fields__}
+    run = Run(work_dir, replace(Protocol(**sizes), seeds=tuple(seeds)), verbose, results_dir)
+    run.step('data', osp.join(run.data, 'classes.json'), lambda _: make_data(run))
+    run.step('text embeddings', run.text['concepts'], lambda _: text_embeddings(run))
+    cache: dict = {}
+    for seed in seeds:
+        for size in run.protocol.eval_sizes:
+            out = eval_file(run.results, 'CLIP', seed, size)
+            run.step(f'evaluate CLIP at {size} px, seed {seed}', out,
+                     lambda _: evaluate(run, 'CLIP', seed, size, out, cache))
+        for variant in variants:
+            run_variant(run, variant, seed, cache)
+    table = ablation_table(run, list(REFINER_VARIANTS), sorted(set(seeds) | kept_seeds(run)))
+    text = format_ablation(table)
+    write_json(run.kept('ablation.json'), dict(
+        variants={n: dict(what=v.what, options=v.options, iters_factor=v.iters_factor)
+                  for n, v in REFINER_VARIANTS.items()}, table=table))
+    with open(run.kept('ablation.md'), 'w') as f:
+        f.write(text + '\n')
+    print(text)
+    return table
+
+
+def kept_seeds(run) -> set:
+    """The seeds of every ablation measurement in the results dir."""
+    import glob
+    import re
+    found = set()
+    for path in glob.glob(osp.join(run.kept('ablation'), 'eval_*_seed*_*px.json')):
+        match = re.search(r'_seed(\d+)_\d+px\.json$', path)
+        if match:
+            found.add(int(match.group(1)))
+    return found
