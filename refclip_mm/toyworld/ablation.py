@@ -70,7 +70,7 @@ def variant_eval_file(run, variant: str, seed: int, size: int) -> str:
 def run_variant(run, variant: str, seed: int, cache: dict) -> None:
     """Train (unless kept) and measure one variant of one seed; the registered variant is
     the main run's Refiner and measurement (made by the main run when missing)."""
-    from .pipeline import evaluate, refiner
+    from .pipeline import evaluate_step, refiner
     spec = REFINER_VARIANTS[variant]
     name = 'refiner' if variant == REGISTERED else f'refiner_{variant}'
     weights = run.refiner(seed) if variant == REGISTERED else run.path(
@@ -83,23 +83,17 @@ def run_variant(run, variant: str, seed: int, cache: dict) -> None:
              lambda bar: refiner(run, seed, progress=bar, options=spec.options,
                                  iters_factor=spec.iters_factor, name=name, out=weights))
     for size, out in outs.items():
-        run.step(f'evaluate CLIP + Refiner {variant} at {size} px, seed {seed}', out,
-                 lambda _: evaluate(run, 'CLIP + Refiner', seed, size, out, cache,
-                                    refiner_file=weights))
+        evaluate_step(run, 'CLIP + Refiner', seed, size, cache, name=f'CLIP + Refiner {variant}',
+                      out=out, refiner_file=weights)
 
 
 def ablation_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
     """``{size: {variant: {metric: {'values': [...], 'differences': [...], ...}}}}``: each
     variant's values and its paired differences to CLIP over the seeds that have them (the
     95% t-interval of the mean difference from two seeds on)."""
-    import json
-
     from ..evaluation.decision import t_interval
+    from .pipeline import read_json
     from .report import eval_file
-
-    def read(path):
-        with open(path) as f:
-            return json.load(f)
     table: dict = {}
     for size in run.protocol.eval_sizes:
         section = table.setdefault(f'{size}px', {})
@@ -109,9 +103,11 @@ def ablation_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
             if not have:
                 continue
             rows = section.setdefault(variant, {})
+            measured = [read_json(variant_eval_file(run, variant, s, size)) for s in have]
+            clips = [read_json(eval_file(run.results, 'CLIP', s, size)) for s in have]
             for key, _ in METRICS:
-                values = [read(variant_eval_file(run, variant, s, size))[key] for s in have]
-                clip = [read(eval_file(run.results, 'CLIP', s, size))[key] for s in have]
+                values = [m[key] for m in measured]
+                clip = [c[key] for c in clips]
                 diffs = [v - c for v, c in zip(values, clip)]
                 entry = dict(seeds=have, values=values, differences=diffs)
                 if len(diffs) >= 2:
@@ -155,8 +151,8 @@ def run_refiner_ablation(work_dir: str, variants: Optional[Sequence[str]] = None
     """
     from dataclasses import replace
 
-    from .pipeline import Protocol, Run, evaluate, make_data, read_json, text_embeddings, write_json
-    from .report import eval_file
+    from .pipeline import (Protocol, Run, evaluate_step, make_data, read_json, text_embeddings,
+                           write_json)
     variants = check_variants(variants or list(REFINER_VARIANTS))
     if REGISTERED not in variants:
         variants = [REGISTERED, *variants]
@@ -173,9 +169,7 @@ def run_refiner_ablation(work_dir: str, variants: Optional[Sequence[str]] = None
     cache: dict = {}
     for seed in seeds:
         for size in run.protocol.eval_sizes:
-            out = eval_file(run.results, 'CLIP', seed, size)
-            run.step(f'evaluate CLIP at {size} px, seed {seed}', out,
-                     lambda _: evaluate(run, 'CLIP', seed, size, out, cache))
+            evaluate_step(run, 'CLIP', seed, size, cache)
         for variant in variants:
             run_variant(run, variant, seed, cache)
     table = ablation_table(run, list(REFINER_VARIANTS), sorted(set(seeds) | kept_seeds(run)))

@@ -421,6 +421,17 @@ def evaluate(run: Run, row: str, seed: int, size: int, out: str, cache: dict,
     write_json(out, metrics)
 
 
+def evaluate_step(run: Run, row: str, seed: int, size: int, cache: dict,
+                  name: Optional[str] = None, out: Optional[str] = None,
+                  refiner_file: Optional[str] = None) -> None:
+    """The step measuring ``row`` of ``seed`` at ``size`` px (:func:`evaluate`) into ``out``
+    (default: the results dir's file of that row); ``name`` labels it (default: ``row``)."""
+    from .report import eval_file
+    out = out or eval_file(run.results, row, seed, size)
+    run.step(f'evaluate {name or row} at {size} px, seed {seed}', out,
+             lambda _: evaluate(run, row, seed, size, out, cache, refiner_file))
+
+
 def fvit_config(tower: str, things_text: str, data: str, work: str, seed: int, iters: int,
                 lr: Optional[float] = None, image_size: Optional[int] = None) -> 'Config':
     """The ToyWorld F-ViT config on ``tower`` (a CLIP or stage-2 tower file), trained on the
@@ -574,7 +585,7 @@ def run_seed(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
              cache: dict) -> None:
     """One seed from training to its last measurement; nothing is trained when every
     measurement of the seed is already in the results dir."""
-    from .report import eval_file, fvit_file
+    from .report import fvit_file
     p = run.protocol
     wanted = seed_measurements(run, seed, methods, fvit_detectors)
     if seed in p.precision_check_seeds:
@@ -587,9 +598,7 @@ def run_seed(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
     train_seed(run, seed, methods)
     for row in rows_of(methods):
         for size in p.eval_sizes:
-            out = eval_file(run.results, row, seed, size)
-            run.step(f'evaluate {row} at {size} px, seed {seed}', out,
-                     lambda _: evaluate(run, row, seed, size, out, cache))
+            evaluate_step(run, row, seed, size, cache)
     if fvit_detectors:
         for row in detection_rows(methods):
             out = fvit_file(run.results, row, seed)
@@ -602,9 +611,7 @@ def run_seed(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
             row = method + FP32_SUFFIX
             run.step(f'stage 2: {row}, seed {seed}', run.tower(row, seed),
                      lambda bar: stage2(run, method, seed, fp32=True, progress=bar))
-            out = eval_file(run.results, row, seed, max(p.eval_sizes))
-            run.step(f'evaluate {row} at {max(p.eval_sizes)} px, seed {seed}', out,
-                     lambda _: evaluate(run, row, seed, max(p.eval_sizes), out, cache))
+            evaluate_step(run, row, seed, max(p.eval_sizes), cache)
 
 
 def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[int]] = None,
