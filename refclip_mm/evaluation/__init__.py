@@ -1,6 +1,7 @@
 """Dense-feature quality (METHOD.md section 7): unsupervised segmentation (over k-means
 restarts), linear probe, locality index, the mmseg evaluation model that feeds them, pictures
-of dense features, and the pre-registered decision rule for paired differences over seeds."""
+of dense features, the Refiner's target view applied to a whole image (``zoomed_windows``),
+and the pre-registered decision rule for paired differences over seeds."""
 from .decision import Decision, decide, detectable_effect, seeds_needed, t_interval
 from .dense_segmentor import DenseFeatureSegmentor, crop_padding
 from .dense_source import check_dense, dense_fn, find_dense_fn, resolve_attr
@@ -14,6 +15,7 @@ from .towers import (DenseTower, TowerSpec, build_dense_tower, load_rgb, normali
 from .unsupervised_seg import (RestartsResult, UnsupervisedSegResult, evaluate_dense_features,
                                evaluate_over_restarts, hungarian_match, scores_from_confusion)
 from .unsupervised_seg_metric import UnsupervisedSegMetric
+from .zoomed_windows import zoomed_windows
 
 __all__ = [
     'Decision', 'decide', 'detectable_effect', 'seeds_needed', 't_interval', 'LinearProbeResult',
@@ -24,5 +26,5 @@ __all__ = [
     'save_png', 'stack_panels', 'KMeansResult', 'assign_clusters', 'spherical_kmeans',
     'DenseTower', 'TowerSpec', 'build_dense_tower', 'load_rgb', 'normalize_images', 'parse_tower',
     'UnsupervisedSegResult', 'evaluate_dense_features', 'hungarian_match',
-    'scores_from_confusion', 'UnsupervisedSegMetric'
+    'scores_from_confusion', 'UnsupervisedSegMetric', 'zoomed_windows'
 ]

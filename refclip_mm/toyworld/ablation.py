@@ -4,35 +4,51 @@ training decides whether CLIP + Refiner beats CLIP.
 Each variant changes one thing of the registered stage 1 (config options by key, or the number
 of steps), trains a Refiner on the frozen stage-0 CLIP for a seed, and measures CLIP + that
 Refiner with the protocol's own evaluation (the same scenes, sizes, k-means restarts, probe and
-locality pairs: :func:`.pipeline.evaluate`). The registered variant is the run's own Refiner
-and its ``CLIP + Refiner`` measurements; nothing of the main run is trained again.
+locality pairs: :func:`.pipeline.evaluate`), and the terms of its own stage-1 objective for the
+untrained and the trained Refiner (:mod:`.objective`). The registered variant is the run's own
+Refiner and its ``CLIP + Refiner`` measurements; nothing of the main run is trained again. The
+``target-view`` reference trains nothing: it measures the Refiner's target itself
+(:func:`~refclip_mm.evaluation.zoomed_windows`).
 
 Files: the Refiners in ``<work>/ablation/``, the measurements in
-``<results>/ablation/eval_<variant>_seed<s>_<size>px.json`` (each step skipped when its file
-exists). The table gives, per variant and evaluation size, each metric's paired difference to
-CLIP on the same seed (mean and 95% interval over the seeds that have it).
+``<results>/ablation/eval_<variant>_seed<s>_<size>px.json`` and
+``objective_<variant>_seed<s>.json`` (each step skipped when its file exists). The table gives,
+per variant and evaluation size, each metric's paired difference to CLIP on the same seed (mean
+and 95% interval over the seeds that have it), and each variant's objective terms.
 """
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+from .pipeline import ZOOMED_WINDOWS
+
 REGISTERED = 'registered'
+TARGET_VIEW = 'target-view'
+
+
+REFINED = 'CLIP + Refiner'
 
 
 @dataclass(frozen=True)
 class RefinerVariant:
-    """One change to the registered stage 1 (configs/toyworld/refiner_*.py)."""
+    """One change to the registered stage 1 (configs/toyworld/refiner_*.py), or (``row`` other
+    than ``'CLIP + Refiner'``) a reference measured in its place without training a Refiner."""
     what: str
     options: Dict[str, Any] = field(default_factory=dict)
     iters_factor: float = 1.0
+    row: str = REFINED
 
 
-# in the order they are run when no variant is named: the target view first (the Refiner's
-# premise), then the loss, the learning rate, the token space, depth, filter, grid, steps
+# in the order they are run when no variant is named: the target itself (the Refiner's premise:
+# is the zoomed view better than the full one?), the target view, then the loss, the learning
+# rate, the token space, depth, filter, grid, steps
 REFINER_VARIANTS = {
     REGISTERED: RefinerVariant('as registered: zoomed crop at the input size (128 px), '
                                'InfoNCE + 0.4 SCD, lr 1e-3, projected tokens, depth 2, grid 4, '
                                '200 steps, no contaminant filter'),
+    TARGET_VIEW: RefinerVariant('no Refiner: the stage-0 CLIP on 2 x 2 windows, each zoomed to '
+                                'the evaluation size (the target, applied to the whole image)',
+                                row=ZOOMED_WINDOWS),
     'crop-64': RefinerVariant('target view: the crop at the CLIP\'s native 64 px',
                               {'model.crop_size': 64}),
     'no-scd': RefinerVariant('loss: InfoNCE only (no SCD term)', {'model.loss_scd': None}),
@@ -63,28 +79,44 @@ def variant_eval_file(run, variant: str, seed: int, size: int) -> str:
     """Where a variant's measurement is kept (the registered one is the main run's)."""
     from .report import eval_file
     if variant == REGISTERED:
-        return eval_file(run.results, 'CLIP + Refiner', seed, size)
+        return eval_file(run.results, REFINED, seed, size)
     return eval_file(run.kept('ablation'), variant, seed, size)
 
 
+def objective_file(run, variant: str, seed: int) -> str:
+    """Where a variant's stage-1 objective terms are kept (:mod:`.objective`)."""
+    return osp.join(run.kept('ablation'), f'objective_{variant}_seed{seed}.json')
+
+
 def run_variant(run, variant: str, seed: int, cache: dict) -> None:
-    """Train (unless kept) and measure one variant of one seed; the registered variant is
-    the main run's Refiner and measurement (made by the main run when missing)."""
-    from .pipeline import evaluate_step, refiner
+    """Train (unless kept) and measure one variant of one seed, and measure its stage-1
+    objective (:mod:`.objective`); the registered variant is the main run's Refiner and
+    measurement (made by the main run when missing); a reference variant (``row``) is
+    measured without training."""
+    from .objective import stage1_objective
+    from .pipeline import evaluate_step, refiner, write_json
     spec = REFINER_VARIANTS[variant]
+    if spec.row != REFINED:
+        for size in run.protocol.eval_sizes:
+            evaluate_step(run, spec.row, seed, size, cache, name=variant,
+                          out=variant_eval_file(run, variant, seed, size))
+        return
     name = 'refiner' if variant == REGISTERED else f'refiner_{variant}'
     weights = run.refiner(seed) if variant == REGISTERED else run.path(
         'ablation', f'{name}_seed{seed}.pth')
     outs = {size: variant_eval_file(run, variant, seed, size) for size in run.protocol.eval_sizes}
-    if all(osp.exists(out) for out in outs.values()):
+    objective = objective_file(run, variant, seed)
+    if all(osp.exists(out) for out in [*outs.values(), objective]):
         run.lines.cached(f'Refiner variant {variant}, seed {seed}', 'every measurement')
         return
     run.step(f'stage 1: Refiner variant {variant}, seed {seed}', weights,
              lambda bar: refiner(run, seed, progress=bar, options=spec.options,
                                  iters_factor=spec.iters_factor, name=name, out=weights))
     for size, out in outs.items():
-        evaluate_step(run, 'CLIP + Refiner', seed, size, cache, name=f'CLIP + Refiner {variant}',
+        evaluate_step(run, REFINED, seed, size, cache, name=f'{REFINED} {variant}',
                       out=out, refiner_file=weights)
+    run.step(f'stage-1 objective, {variant}, seed {seed}', objective,
+             lambda _: write_json(objective, stage1_objective(run, weights, spec.options)))
 
 
 def ablation_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
@@ -117,12 +149,43 @@ def ablation_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
     return table
 
 
+def objective_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
+    """``{variant: {'seeds': [...], term: {'identity': mean, 'trained': mean}}}``: the stage-1
+    objective terms of each variant's untrained and trained Refiner, averaged over the seeds
+    that have them."""
+    from .objective import TERMS
+    from .pipeline import read_json
+    table: dict = {}
+    for variant in variants:
+        have = [s for s in seeds if osp.exists(objective_file(run, variant, s))]
+        if not have:
+            continue
+        measured = [read_json(objective_file(run, variant, s)) for s in have]
+        table[variant] = dict(seeds=have, **{
+            term: {state: sum(m[state][term] for m in measured) / len(measured)
+                   for state in ('identity', 'trained')} for term in TERMS})
+    return table
+
+
+def format_objective(table: dict) -> str:
+    """Markdown: each variant's objective terms, untrained (identity) -> trained."""
+    from .objective import TERMS
+    lines = ['Stage-1 objective on fixed training batches, untrained Refiner (identity) -> '
+             'trained:', '', '| variant | seeds | ' + ' | '.join(TERMS) + ' |',
+             '|' + '---|' * (len(TERMS) + 2)]
+    for variant, row in table.items():
+        cells = [f'{row[t]["identity"]:.3f} -> {row[t]["trained"]:.3f}' for t in TERMS]
+        lines.append(f'| {variant} | {len(row["seeds"])} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def format_ablation(table: dict) -> str:
     """Markdown: per size, each variant's mean difference to CLIP (± half-width of the 95%
     interval from two seeds on) for every metric, and its number of seeds."""
     parts = []
     for section, rows in table.items():
-        lines = [f'CLIP + Refiner variant − CLIP, at {section[:-2]} px:', '',
+        lines = [f'Variant − CLIP, at {section[:-2]} px (a variant: CLIP + its Refiner; '
+                 f'{TARGET_VIEW}: CLIP on zoomed windows, no Refiner):', '',
                  '| variant | seeds | ' + ' | '.join(t for _, t in METRICS) + ' |',
                  '|' + '---|' * (len(METRICS) + 2)]
         for variant, values in rows.items():
@@ -172,11 +235,14 @@ def run_refiner_ablation(work_dir: str, variants: Optional[Sequence[str]] = None
             evaluate_step(run, 'CLIP', seed, size, cache)
         for variant in variants:
             run_variant(run, variant, seed, cache)
-    table = ablation_table(run, list(REFINER_VARIANTS), sorted(set(seeds) | kept_seeds(run)))
-    text = format_ablation(table)
+    all_seeds = sorted(set(seeds) | kept_seeds(run))
+    table = ablation_table(run, list(REFINER_VARIANTS), all_seeds)
+    objective = objective_table(run, list(REFINER_VARIANTS), all_seeds)
+    text = format_ablation(table) + '\n\n' + format_objective(objective)
     write_json(run.kept('ablation.json'), dict(
-        variants={n: dict(what=v.what, options=v.options, iters_factor=v.iters_factor)
-                  for n, v in REFINER_VARIANTS.items()}, table=table))
+        variants={n: dict(what=v.what, options=v.options, iters_factor=v.iters_factor,
+                          row=v.row) for n, v in REFINER_VARIANTS.items()},
+        table=table, objective=objective))
     with open(run.kept('ablation.md'), 'w') as f:
         f.write(text + '\n')
     print(text)

@@ -49,6 +49,9 @@ METHODS = {'CLIPSelf': 'clipself', 'RegionCLIP': 'regionclip', 'SC-RLA': 'sc_rla
            'R-SC-RLA': 'r_sc_rla'}
 # a reference row: each token is its own 8 x 8 pixel patch (perfectly local, no semantics)
 PIXELS = 'Pixels'
+# a diagnostic row (the Refiner ablation): the stage-0 CLIP on 2 x 2 windows, each zoomed to the
+# evaluation size, i.e. the Refiner's training target applied to the whole image
+ZOOMED_WINDOWS = 'CLIP, zoomed windows'
 # the F-ViT rows: the towers claim 4 compares
 DETECTION_TOWERS = ('CLIP', 'CLIPSelf', 'R-SC-RLA')
 # stage-2 methods re-trained in fp32 on the precision-check seeds (the protocol trains in bf16)
@@ -372,7 +375,9 @@ def pixel_patches(patch_size: int = 8):
 
 def dense_fn_of(run: Run, row: str, seed: int, refiner_file: Optional[str] = None):
     """``images -> B x D x h x w`` projected dense maps of a table row's tower (for
-    ``'CLIP + Refiner'``: with ``refiner_file``, default the seed's registered Refiner)."""
+    ``'CLIP + Refiner'``: with ``refiner_file``, default the seed's registered Refiner;
+    :data:`ZOOMED_WINDOWS`: the stage-0 CLIP through
+    :func:`~refclip_mm.evaluation.zoomed_windows.zoomed_windows`)."""
     import torch
 
     from refclip_mm.clip import build_image_tower
@@ -380,6 +385,9 @@ def dense_fn_of(run: Run, row: str, seed: int, refiner_file: Optional[str] = Non
     from refclip_mm.registry import MODELS
     if row == PIXELS:
         return pixel_patches(toy_arch()['vision_cfg']['patch_size'])
+    if row == ZOOMED_WINDOWS:
+        from refclip_mm.evaluation.zoomed_windows import zoomed_windows
+        return zoomed_windows(dense_fn_of(run, 'CLIP', seed), windows=2)
     torch.manual_seed(seed)
     if row == 'CLIP + Refiner':
         module = MODELS.build(dict(type='refclip_mm.RefinerBackbone', clip_model=toy_arch(),
