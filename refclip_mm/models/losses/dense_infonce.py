@@ -1,4 +1,5 @@
-"""Dense InfoNCE loss of the Refiner (METHOD.md section 4) and its contaminant filter."""
+"""Dense losses of the Refiner: the InfoNCE of METHOD.md section 4, its contaminant filter, and a
+per-token cosine alternative (an ablation option, not the method's default)."""
 from typing import Optional
 
 import torch
@@ -141,3 +142,50 @@ class DenseInfoNCELoss(nn.Module):
     def extra_repr(self) -> str:
         return (f'tau={self.tau}, loss_weight={self.loss_weight}, '
                 f'drop_contaminants={self.drop_contaminants}')
+
+
+def dense_cosine_loss(student: torch.Tensor, target: torch.Tensor,
+                      valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``mean over (k, i) of 1 - cos(s_ki, t_ki)``: each student token regresses onto its own
+    target token (CLIPSelf's loss, token by token), unlike the InfoNCE, which only asks it to
+    be closer to its own target than to the box's other targets.
+
+    Args:
+        student: ``K x N x D`` student tokens (gradient flows).
+        target: ``K x N x D`` target tokens (detached).
+        valid_mask: optional ``K x N`` bool, False = target token left out of the mean.
+
+    Returns:
+        scalar fp32 loss (a zero connected to the graph when nothing is kept).
+    """
+    check_token_pair(student, target)
+    cos = F.cosine_similarity(student.float(), target.detach().float(), dim=-1)  # K x N
+    if valid_mask is not None:
+        cos = cos[_check_mask(valid_mask, student.shape[:2]).to(cos.device)]
+    if cos.numel() == 0:
+        return zero_loss(student)
+    return 1.0 - cos.mean()
+
+
+@MODELS.register_module()
+class DenseCosineLoss(nn.Module):
+    """Per-token cosine loss between the student and target tokens of a box
+    (:func:`dense_cosine_loss`); a drop-in for :class:`DenseInfoNCELoss` in ``RefinerTrainer``.
+
+    Args:
+        loss_weight: multiplier of the loss.
+
+    Shapes:
+        ``forward(student K x N x D, target K x N x D, valid_mask=None (K x N bool)) -> scalar``.
+    """
+
+    def __init__(self, loss_weight: float = 1.0):
+        super().__init__()
+        self.loss_weight = float(loss_weight)
+
+    def forward(self, student: torch.Tensor, target: torch.Tensor,
+                valid_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        return dense_cosine_loss(student, target, valid_mask) * self.loss_weight
+
+    def extra_repr(self) -> str:
+        return f'loss_weight={self.loss_weight}'

@@ -134,3 +134,29 @@ def test_errors():
                            valid_mask=torch.ones(2, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match='tau must be a positive'):
         DenseInfoNCELoss(tau=0)
+
+
+def test_cosine_loss_is_one_minus_the_mean_token_cosine_and_respects_the_mask():
+    from refclip_mm.models.losses import dense_cosine_loss
+    student, target = _tokens(3, 5, 8, seed=1), _tokens(3, 5, 8, seed=2)
+    cos = F.cosine_similarity(student, target, dim=-1)
+    assert torch.isclose(dense_cosine_loss(student, target), 1 - cos.mean())
+    valid = torch.rand(3, 5, generator=torch.Generator().manual_seed(3)) > 0.4
+    assert torch.isclose(dense_cosine_loss(student, target, valid), 1 - cos[valid].mean())
+    assert torch.isclose(dense_cosine_loss(2.0 * target, target), torch.tensor(0.0), atol=1e-6)
+    nothing = dense_cosine_loss(student.requires_grad_(), target, torch.zeros(3, 5, dtype=bool))
+    assert nothing.item() == 0 and nothing.requires_grad
+
+
+def test_cosine_loss_sees_a_drift_that_the_infonce_rewards():
+    """Nearly parallel targets (a shared direction plus small differences): a student that
+    keeps only the differences has a lower InfoNCE than the targets themselves, though it has
+    left them (cosine near 0); the cosine loss ranks the two the other way."""
+    shared = F.normalize(_tokens(1, 1, 32, seed=4), dim=-1)
+    differences = _tokens(2, 8, 32, seed=5)
+    differences = differences - (differences * shared).sum(-1, keepdim=True) * shared
+    target = shared + 0.1 * F.normalize(differences, dim=-1)
+    drifted = differences
+    cosine = MODELS.build(dict(type='DenseCosineLoss', loss_weight=2.0))
+    assert dense_infonce_loss(drifted, target) < dense_infonce_loss(target, target)
+    assert cosine(drifted, target) > 1.5 and cosine(target, target) < 1e-6
