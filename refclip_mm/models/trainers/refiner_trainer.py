@@ -57,7 +57,8 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         crop_size: side ``S'`` the crops are resized to before the target's
             CLIP forward (a multiple of the patch size); ``None`` (default,
             METHOD.md section 4): the input size ``S``.
-        loss_dense: dense InfoNCE loss config.
+        loss_dense: the dense loss config: ``DenseInfoNCELoss`` (METHOD.md, default) or
+            ``DenseCosineLoss`` (per-token cosine; docs/losses.md).
         loss_scd: the SCD term as an SCD loss config: ``tau``, ``loss_weight``
             (lambda_SCD, 0.4), ``block_size``, ``agreement_interval``; ``None``: no SCD.
         filter_contaminants: drop target tokens that look like global
