@@ -52,6 +52,19 @@ def test_crop_size_sets_the_target_view_and_is_checked():
         tiny_trainer(crop_size=12)
 
 
+def test_the_cosine_dense_loss_is_one_minus_the_logged_token_cosine():
+    model = tiny_trainer(loss_dense=dict(type='DenseCosineLoss'), loss_scd=None)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        model.refiner.out.weight.normal_(std=0.1)      # a Refiner that is not the identity
+    losses = model.loss(torch.randn(2, 3, 64, 64))
+    assert set(losses) == {'loss_dense', 'token_cos', 'token_cos_frozen'}
+    assert torch.isclose(losses['loss_dense'], 1 - losses['token_cos'], atol=1e-5)
+    assert not torch.isclose(losses['token_cos'], losses['token_cos_frozen'], atol=1e-4)
+    losses['loss_dense'].backward()
+    assert model.refiner.out.weight.grad.abs().sum() > 0
+
+
 def test_loss_terms_and_frozen_tower():
     model = tiny_trainer()
     images = torch.randn(2, 3, 64, 64)
