@@ -168,9 +168,14 @@ def objective_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
             continue
         measured = [read_json(objective_file(run, variant, s)) for s in have]
         table[variant] = dict(seeds=have, **{
-            term: {state: sum(m[state][term] for m in measured) / len(measured)
+            term: {state: mean_or_none([m[state][term] for m in measured])
                    for state in ('identity', 'trained')} for term in TERMS})
     return table
+
+
+def mean_or_none(values: Sequence[Optional[float]]) -> Optional[float]:
+    """The mean, or ``None`` when a value is missing (a term the variant does not compute)."""
+    return None if any(v is None for v in values) else sum(values) / len(values)
 
 
 def format_objective(table: dict) -> str:
@@ -180,7 +185,8 @@ def format_objective(table: dict) -> str:
              'trained:', '', '| variant | seeds | ' + ' | '.join(TERMS) + ' |',
              '|' + '---|' * (len(TERMS) + 2)]
     for variant, row in table.items():
-        cells = [f'{row[t]["identity"]:.3f} -> {row[t]["trained"]:.3f}' for t in TERMS]
+        cells = ['-' if row[t]['trained'] is None else
+                 f'{row[t]["identity"]:.3f} -> {row[t]["trained"]:.3f}' for t in TERMS]
         lines.append(f'| {variant} | {len(row["seeds"])} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 

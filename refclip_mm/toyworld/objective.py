@@ -32,10 +32,11 @@ def fixed_batches(cfg, num_batches: int = NUM_BATCHES) -> list:
     return batches
 
 
-def objective_terms(model, batches: list) -> Dict[str, float]:
-    """The mean of each of :data:`TERMS` over ``batches`` (``model``: a ``RefinerTrainer``)."""
+def objective_terms(model, batches: list) -> Dict[str, Optional[float]]:
+    """The mean of each of :data:`TERMS` over ``batches`` (``model``: a ``RefinerTrainer``);
+    ``None`` for a term the model does not compute (``loss_scd`` without SCD)."""
     import torch
-    sums = dict.fromkeys(TERMS, 0.0)
+    sums: Dict[str, Optional[float]] = dict.fromkeys(TERMS, 0.0)
     model.eval()
     with torch.no_grad():
         for index, batch in enumerate(batches):
@@ -43,8 +44,10 @@ def objective_terms(model, batches: list) -> Dict[str, float]:
             torch.manual_seed(BOX_SEED + index)
             losses = model.loss(data['inputs'], data['data_samples'])
             for term in TERMS:
-                sums[term] += float(losses[term]) if term in losses else float('nan')
-    return {term: value / len(batches) for term, value in sums.items()}
+                sums[term] = (None if term not in losses or sums[term] is None
+                              else sums[term] + float(losses[term]))
+    return {term: None if value is None else value / len(batches)
+            for term, value in sums.items()}
 
 
 def stage1_objective(run, refiner_file: str, options: Optional[dict] = None,
