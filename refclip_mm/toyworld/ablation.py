@@ -20,13 +20,10 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from .pipeline import ZOOMED_WINDOWS
+from .pipeline import REFINED, ZOOMED_WINDOWS
 
 REGISTERED = 'registered'
 TARGET_VIEW = 'target-view'
-
-
-REFINED = 'CLIP + Refiner'
 
 
 @dataclass(frozen=True)
@@ -159,7 +156,7 @@ def objective_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
     """``{variant: {'seeds': [...], term: {'identity': mean, 'trained': mean}}}``: the stage-1
     objective terms of each variant's untrained and trained Refiner, averaged over the seeds
     that have them."""
-    from .objective import TERMS
+    from .objective import TERMS, mean_or_none
     from .pipeline import read_json
     table: dict = {}
     for variant in variants:
@@ -171,11 +168,6 @@ def objective_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
             term: {state: mean_or_none([m[state][term] for m in measured])
                    for state in ('identity', 'trained')} for term in TERMS})
     return table
-
-
-def mean_or_none(values: Sequence[Optional[float]]) -> Optional[float]:
-    """The mean, or ``None`` when a value is missing (a term the variant does not compute)."""
-    return None if any(v is None for v in values) else sum(values) / len(values)
 
 
 def format_objective(table: dict) -> str:

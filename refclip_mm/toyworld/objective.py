@@ -9,7 +9,7 @@ the refined full view); for the identity it is the frozen CLIP's own agreement w
 view. A Refiner that lowers the InfoNCE while ``token_cos`` falls has learned to tell the tokens
 of a box apart, not to reproduce its target.
 """
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 NUM_BATCHES = 8
 BOX_SEED = 1000   # the boxes of batch j come from torch.manual_seed(BOX_SEED + j)
@@ -32,11 +32,16 @@ def fixed_batches(cfg, num_batches: int = NUM_BATCHES) -> list:
     return batches
 
 
+def mean_or_none(values: Sequence[Optional[float]]) -> Optional[float]:
+    """The mean, or ``None`` when a value is missing (a term the variant does not compute)."""
+    return None if any(v is None for v in values) else sum(values) / len(values)
+
+
 def objective_terms(model, batches: list) -> Dict[str, Optional[float]]:
     """The mean of each of :data:`TERMS` over ``batches`` (``model``: a ``RefinerTrainer``);
     ``None`` for a term the model does not compute (``loss_scd`` without SCD)."""
     import torch
-    sums: Dict[str, Optional[float]] = dict.fromkeys(TERMS, 0.0)
+    values: Dict[str, list] = {term: [] for term in TERMS}
     model.eval()
     with torch.no_grad():
         for index, batch in enumerate(batches):
@@ -44,10 +49,8 @@ def objective_terms(model, batches: list) -> Dict[str, Optional[float]]:
             torch.manual_seed(BOX_SEED + index)
             losses = model.loss(data['inputs'], data['data_samples'])
             for term in TERMS:
-                sums[term] = (None if term not in losses or sums[term] is None
-                              else sums[term] + float(losses[term]))
-    return {term: None if value is None else value / len(batches)
-            for term, value in sums.items()}
+                values[term].append(float(losses[term]) if term in losses else None)
+    return {term: mean_or_none(terms) for term, terms in values.items()}
 
 
 def stage1_objective(run, refiner_file: str, options: Optional[dict] = None,
@@ -57,10 +60,8 @@ def stage1_objective(run, refiner_file: str, options: Optional[dict] = None,
     from refclip_mm.models.refiner_file import load_refiner_file
     from refclip_mm.registry import MODELS
     from refclip_mm.utils.checkpoint import load_state_dict_checked
-    from .pipeline import CONFIGS, load_config
-    cfg = load_config(CONFIGS['refiner'], work_dir=run.path('work', 'objective'), cfg_options={
-        'model.pretrained': run.clip, 'train_dataloader.dataset.data_root': run.data,
-        **(options or {})})
+    from .pipeline import refiner_config
+    cfg = refiner_config(run, run.path('work', 'objective'), options)
     batches = fixed_batches(cfg, num_batches)
     model = MODELS.build(cfg.model)
     result = dict(identity=objective_terms(model, batches))

@@ -49,6 +49,8 @@ METHODS = {'CLIPSelf': 'clipself', 'RegionCLIP': 'regionclip', 'SC-RLA': 'sc_rla
            'R-SC-RLA': 'r_sc_rla'}
 # a reference row: each token is its own 8 x 8 pixel patch (perfectly local, no semantics)
 PIXELS = 'Pixels'
+# the stage-0 CLIP with the seed's Refiner (claim 3a's row)
+REFINED = 'CLIP + Refiner'
 # a diagnostic row (the Refiner ablation): the stage-0 CLIP on 2 x 2 windows, each zoomed to the
 # evaluation size, i.e. the Refiner's training target applied to the whole image
 ZOOMED_WINDOWS = 'CLIP, zoomed windows'
@@ -321,6 +323,14 @@ def describe_zero_shot(result: dict) -> str:
             f'shape {shot["shape"]:.1f}% (20%)')
 
 
+def refiner_config(run: Run, work: str, options: Optional[dict] = None) -> 'Config':
+    """The stage-1 config on the run's stage-0 CLIP and training scenes, with ``options`` by key
+    and work dir ``work``."""
+    return load_config(CONFIGS['refiner'], work_dir=work, cfg_options={
+        'model.pretrained': run.clip, 'train_dataloader.dataset.data_root': run.data,
+        **(options or {})})
+
+
 def refiner(run: Run, seed: int, progress=None, options: Optional[dict] = None,
             iters_factor: float = 1.0, name: str = 'refiner',
             out: Optional[str] = None) -> None:
@@ -329,9 +339,7 @@ def refiner(run: Run, seed: int, progress=None, options: Optional[dict] = None,
     and exported to ``out`` (default: the run's Refiner of that seed)."""
     from refclip_mm.models.refiner_file import export_refiner
     work = run.path('work', f'{name}_seed{seed}')
-    cfg = load_config(CONFIGS['refiner'], work_dir=work, cfg_options={
-        'model.pretrained': run.clip, 'randomness.seed': seed,
-        'train_dataloader.dataset.data_root': run.data, **(options or {})})
+    cfg = refiner_config(run, work, {'randomness.seed': seed, **(options or {})})
     iters = max(1, int(round(run.protocol.refiner_iters * iters_factor)))
     train(fit_schedule(cfg, iters), log_file=run.log_file(work), progress=progress)
     out = out or run.refiner(seed)
@@ -381,15 +389,14 @@ def dense_fn_of(run: Run, row: str, seed: int, refiner_file: Optional[str] = Non
     import torch
 
     from refclip_mm.clip import build_image_tower
-    from refclip_mm.evaluation import find_dense_fn
+    from refclip_mm.evaluation import find_dense_fn, zoomed_windows
     from refclip_mm.registry import MODELS
     if row == PIXELS:
         return pixel_patches(toy_arch()['vision_cfg']['patch_size'])
     if row == ZOOMED_WINDOWS:
-        from refclip_mm.evaluation.zoomed_windows import zoomed_windows
         return zoomed_windows(dense_fn_of(run, 'CLIP', seed), windows=2)
     torch.manual_seed(seed)
-    if row == 'CLIP + Refiner':
+    if row == REFINED:
         module = MODELS.build(dict(type='refclip_mm.RefinerBackbone', clip_model=toy_arch(),
                                    pretrained=run.clip,
                                    refiner_checkpoint=refiner_file or run.refiner(seed),
@@ -468,7 +475,7 @@ def fvit(run: Run, row: str, seed: int, out: str, progress=None) -> None:
 def rows_of(methods: Sequence[str]) -> List[str]:
     """Table rows: the pixel reference, the stage-0 tower, with its Refiner (when R-SC-RLA runs),
     and every stage-2 method."""
-    refiner = ['CLIP + Refiner'] if 'R-SC-RLA' in methods else []
+    refiner = [REFINED] if 'R-SC-RLA' in methods else []
     return [PIXELS, 'CLIP', *refiner, *methods]
 
 
