@@ -14,7 +14,9 @@ Files: the Refiners in ``<work>/ablation/``, the measurements in
 ``<results>/ablation/eval_<variant>_seed<s>_<size>px.json`` and
 ``objective_<variant>_seed<s>.json`` (each step skipped when its file exists). The table gives,
 per variant and evaluation size, each metric's paired difference to CLIP on the same seed (mean
-and 95% interval over the seeds that have it), and each variant's objective terms.
+and 95% interval over the seeds that have it), the registered rule's verdicts on the differences
+to CLIP and to the registered Refiner (:func:`ablation_decisions`), and each variant's objective
+terms.
 """
 import os.path as osp
 from dataclasses import dataclass, field
@@ -68,6 +70,12 @@ REFINER_VARIANTS = {
 }
 METRICS = (('unsup_miou', 'unsup. seg mIoU'), ('probe_miou', 'linear probe mIoU'),
            ('locality', 'locality index'), ('ov_seg_miou', 'OV seg mIoU'))
+# the registered rule (docs/toyworld.md): a variant is decided on its paired differences to CLIP
+# (dense quality > 0, locality index < 0) and to the registered Refiner (dense quality > 0);
+# the target-view reference on dense quality only (its locality is lower by construction)
+VERSUS_CLIP = (('unsup_miou', 1), ('probe_miou', 1), ('locality', -1))
+VERSUS_REGISTERED = (('unsup_miou', 1), ('probe_miou', 1))
+DECISION_SEEDS = 5
 
 
 def check_variants(names: Sequence[str]) -> List[str]:
@@ -150,6 +158,65 @@ def ablation_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
                     entry.update(mean=mean, low=low, high=high)
                 rows[key] = entry
     return table
+
+
+def ablation_decisions(table: dict) -> dict:
+    """``{size: {variant: {'CLIP' | 'registered': {metric: Decision.as_dict()}}}}``: the
+    registered rule (:func:`~refclip_mm.evaluation.decision.decide`) on each variant's paired
+    differences to CLIP and to the registered Refiner, over the seeds both have, for every
+    variant measured on two seeds or more. ``table``: :func:`ablation_table`'s."""
+    from ..evaluation.decision import decide
+    decisions: dict = {}
+    for section, rows in table.items():
+        registered = rows.get(REGISTERED, {})
+        for variant, values in rows.items():
+            if variant == REGISTERED or len(values['unsup_miou']['seeds']) < 2:
+                continue
+            versus = dict(CLIP={key: (values[key]['differences'], sign)
+                                for key, sign in VERSUS_CLIP})
+            if REFINER_VARIANTS[variant].row == ZOOMED_WINDOWS:
+                del versus['CLIP']['locality']
+            elif registered:
+                versus[REGISTERED] = {key: (paired(values[key], registered[key]), sign)
+                                      for key, sign in VERSUS_REGISTERED}
+            entry = decisions.setdefault(section, {}).setdefault(variant, {})
+            for reference, metrics in versus.items():
+                decided = {key: decide(diffs, sign).as_dict()
+                           for key, (diffs, sign) in metrics.items() if len(diffs) >= 2}
+                if decided:
+                    entry[reference] = decided
+    return decisions
+
+
+def paired(variant: dict, reference: dict) -> List[float]:
+    """``variant - reference`` values on the seeds both have (entries of :func:`ablation_table`)."""
+    theirs = dict(zip(reference['seeds'], reference['values']))
+    return [v - theirs[s] for s, v in zip(variant['seeds'], variant['values']) if s in theirs]
+
+
+def format_decisions(decisions: dict) -> str:
+    """Markdown: per size and variant, mean [95% interval] and verdict of each decided
+    difference (interim below :data:`DECISION_SEEDS` seeds)."""
+    keys = [key for key, _ in VERSUS_CLIP]
+    names = dict(METRICS)
+    lines = [f'Decisions by the registered rule (95% t-interval of the mean paired difference; '
+             f'claimed: > 0, locality < 0; the rule decides at {DECISION_SEEDS} seeds, fewer '
+             'are interim):', '', '| variant | size | versus | seeds | '
+             + ' | '.join(names[k] for k in keys) + ' |', '|' + '---|' * (len(keys) + 4)]
+    for section, variants in decisions.items():
+        for variant, versus in variants.items():
+            for reference, decided in versus.items():
+                cells = []
+                for key in keys:
+                    d = decided.get(key)
+                    digits = 3 if key == 'locality' else 1
+                    cells.append('' if d is None else
+                                 f'{d["mean"]:+.{digits}f} [{d["low"]:+.{digits}f}, '
+                                 f'{d["high"]:+.{digits}f}] {d["verdict"]}')
+                n = next(iter(decided.values()))['n']
+                lines.append(f'| {variant} | {section[:-2]} px | {reference} | {n} | '
+                             + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
 
 
 def objective_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
@@ -242,11 +309,13 @@ def run_refiner_ablation(work_dir: str, variants: Optional[Sequence[str]] = None
     all_seeds = sorted(set(seeds) | kept_seeds(run))
     table = ablation_table(run, list(REFINER_VARIANTS), all_seeds)
     objective = objective_table(run, list(REFINER_VARIANTS), all_seeds)
-    text = format_ablation(table) + '\n\n' + format_objective(objective)
+    decisions = ablation_decisions(table)
+    text = '\n\n'.join([format_ablation(table), format_decisions(decisions),
+                        format_objective(objective)])
     write_json(run.kept('ablation.json'), dict(
         variants={n: dict(what=v.what, options=v.options, iters_factor=v.iters_factor,
                           row=v.row) for n, v in REFINER_VARIANTS.items()},
-        table=table, objective=objective))
+        table=table, decisions=decisions, objective=objective))
     with open(run.kept('ablation.md'), 'w') as f:
         f.write(text + '\n')
     print(text)
