@@ -10,7 +10,9 @@ label resolution, Hungarian matching over the dataset (--restarts N: N k-means s
 mean and std). Optionally also a linear probe (--probe-img-dir/--probe-ann-dir: a
 labelled train split, same layout; the 1x1 classifier is trained there and scored on
 the evaluated images) and the locality index (--locality-pairs N: copy-paste pairs
-of the evaluated images; 0 = a pasted patch changes only its own tokens). Prints a
+of the evaluated images; 0 = a pasted patch changes only its own tokens). --zoomed-windows K
+measures every tower on K x K windows, each zoomed to the image size (the Refiner's training
+target for the whole image: is there anything for a Refiner to recover?). Prints a
 side-by-side table (mIoU, pixel accuracy, mean class accuracy, time split, and the
 optional columns) and writes it as dense_quality.csv and dense_quality.json (with
 per-class IoUs) to --out-dir.
@@ -64,6 +66,10 @@ def parse_args(argv=None):
     parser.add_argument('--probe-max-images', type=int, help='linear probe: first N train images')
     parser.add_argument('--locality-pairs', type=int, default=0,
                         help='locality index on N copy-paste pairs of the evaluated images')
+    parser.add_argument('--zoomed-windows', type=int, default=1, metavar='K',
+                        help='measure each tower on K x K windows, each zoomed to --img-size '
+                             '(1: the full view; the locality index is then lower by '
+                             'construction)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out-dir', default='work_dirs/dense_quality')
     parser.add_argument('--no-progress', action='store_true')
@@ -100,6 +106,9 @@ def folder_config(args, parser):
 
 def main(argv=None):
     args, parser = parse_args(argv)
+    if args.zoomed_windows < 1 or args.img_size % args.zoomed_windows:
+        parser.error(f'--zoomed-windows {args.zoomed_windows}: give a positive K that divides '
+                     f'--img-size {args.img_size}')
     specs = [parse_tower(item) for item in args.tower]
     folder = SegFolder.scan(args.data_root, folder_config(args, parser), args.max_images)
     probe = None
@@ -120,7 +129,7 @@ def main(argv=None):
     options = CompareOptions(
         img_size=args.img_size, batch_size=args.batch_size, device=args.device, mode=args.mode,
         max_tokens=args.max_tokens, upsample=args.upsample, seed=args.seed,
-        restarts=args.restarts, locality_pairs=args.locality_pairs,
+        restarts=args.restarts, locality_pairs=args.locality_pairs, windows=args.zoomed_windows,
         progress=not args.no_progress)
     try:
         rows, details = compare_towers(specs, folder, options, probe, log)

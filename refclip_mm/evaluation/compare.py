@@ -3,14 +3,16 @@
 What ``tools/eval_dense_quality.py`` and the demo run: per tower, dense maps of every image,
 unsupervised segmentation over k-means restarts, optionally a linear probe (trained on
 another labelled folder) and the locality index on copy-paste pairs; a table, a CSV and a
-JSON report.
+JSON report. With ``windows`` > 1 every tower is measured on zoomed windows
+(:func:`~refclip_mm.evaluation.zoomed_windows`: the Refiner's training target, applied to the
+whole image).
 """
 import csv
 import json
 import os
 import os.path as osp
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -20,6 +22,7 @@ from .locality import normalized_paste_pairs, tower_locality
 from .seg_folder import SegFolder
 from .towers import TowerSpec, build_dense_tower, extract_dense_maps, load_rgb
 from .unsupervised_seg import evaluate_over_restarts
+from .zoomed_windows import zoomed_windows
 
 COLUMNS = ('tower', 'mIoU', 'aAcc', 'mAcc', 'images', 'tokens_per_image', 'forward_s',
            'cluster_s', 'cluster_vs_forward')
@@ -38,6 +41,7 @@ class CompareOptions:
     seed: int = 0
     restarts: int = 1
     locality_pairs: int = 0
+    windows: int = 1
     progress: bool = True
 
 
@@ -46,8 +50,12 @@ def evaluate_tower(spec: TowerSpec, folder: SegFolder, options: CompareOptions,
                    log: Callable[[str], None] = print) -> Tuple[dict, dict]:
     """``(table row, JSON detail)`` of one tower."""
     tower = build_dense_tower(spec, mode=options.mode, seed=options.seed)
+    view = ''
+    if options.windows > 1:
+        tower = replace(tower, fn=zoomed_windows(tower.fn, options.windows))
+        view = f', each on {options.windows} x {options.windows} zoomed windows'
     paths = [folder.img_path(i) for i in range(len(folder))]
-    log(f'[{spec.name}] dense maps of {len(paths)} images at {options.img_size} px')
+    log(f'[{spec.name}] dense maps of {len(paths)} images at {options.img_size} px{view}')
     maps, times = extract_dense_maps(tower, paths, options.img_size, options.batch_size,
                                      options.device, progress=options.progress)
     log(f'[{spec.name}] clustering into {folder.cfg.num_classes} clusters '
@@ -85,7 +93,7 @@ def evaluate_tower(spec: TowerSpec, folder: SegFolder, options: CompareOptions,
         extra['locality_per_pair'] = locality.per_pair
     names = folder.cfg.class_names or [str(i) for i in range(folder.cfg.num_classes)]
     detail = dict(row, spec=dict(source=spec.source, weights=spec.weights, attr=spec.attr),
-                  load_s=times['load'], cluster_timings=result.timings, **extra,
+                  windows=options.windows, load_s=times['load'], cluster_timings=result.timings, **extra,
                   per_class_iou={n: (None if not np.isfinite(v) else float(v))
                                  for n, v in zip(names, result.per_class_iou)})
     log(f'[{spec.name}] mIoU {restarts.miou:.2f}  aAcc {restarts.pixel_acc:.2f}'

@@ -112,3 +112,20 @@ def test_locality_tool_on_an_image_folder(synthetic_root, tmp_path, run_python):
     towers = json.loads((tmp_path / 'locality.json').read_text())['towers']
     assert set(towers) == {'a', 'b'} and all(len(t['per_pair']) == 6 for t in towers.values())
     assert all(t['locality'] >= 0 and t['near_change'] > 0 for t in towers.values())
+
+
+def test_zoomed_windows_view(tool, synthetic_root, tmp_path, capsys):
+    """--zoomed-windows 1 is the full view; 2 measures other features and says so; a K that
+    does not divide the image size is refused by name."""
+    full, = tool.main(_base(synthetic_root, tmp_path / 'full', '--tower', 'tiny-openai'))
+    same, = tool.main(_base(synthetic_root, tmp_path / 'one', '--tower', 'tiny-openai',
+                            '--zoomed-windows', '1'))
+    zoomed, = tool.main(_base(synthetic_root, tmp_path / 'two', '--tower', 'tiny-openai',
+                              '--zoomed-windows', '2'))
+    assert same['mIoU'] == full['mIoU']
+    assert zoomed['mIoU'] != full['mIoU']
+    report = json.loads((tmp_path / 'two' / 'dense_quality.json').read_text())
+    assert report['towers'][0]['windows'] == 2
+    with pytest.raises(SystemExit):
+        tool.main(_base(synthetic_root, tmp_path, '--tower', 'tiny-openai', '--zoomed-windows', '3'))
+    assert '--zoomed-windows 3' in capsys.readouterr().err
