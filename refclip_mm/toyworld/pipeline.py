@@ -88,9 +88,11 @@ class Protocol:
 
 
 FULL = Protocol()
-QUICK = Protocol(train_images=600, val_images=100, stage0_iters=150, refiner_iters=60,
-                 stage2_iters=60, fvit_iters=120, zero_shot_images=200, probe_images=200,
-                 locality_pairs=40, kmeans_restarts=3, seeds=(0, ), precision_check_seeds=())
+# the pipeline check (<= 15 minutes on an idle 2-core machine, fp32): every step, tiny schedules
+QUICK = Protocol(train_images=600, val_images=100, stage0_iters=100, stage0_batch=64,
+                 refiner_iters=40, stage2_iters=30, fvit_iters=40, zero_shot_images=200,
+                 probe_images=100, locality_pairs=20, kmeans_restarts=2, seeds=(0, ),
+                 precision_check_seeds=())
 
 
 def scaled(protocol: Protocol, iters: float, images: float) -> Protocol:
