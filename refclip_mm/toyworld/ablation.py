@@ -170,7 +170,7 @@ def ablation_decisions(table: dict) -> dict:
     for section, rows in table.items():
         registered = rows.get(REGISTERED, {})
         for variant, values in rows.items():
-            if variant == REGISTERED or len(values['unsup_miou']['seeds']) < 2:
+            if variant == REGISTERED:
                 continue
             versus = dict(CLIP={key: (values[key]['differences'], sign)
                                 for key, sign in VERSUS_CLIP})
@@ -179,12 +179,14 @@ def ablation_decisions(table: dict) -> dict:
             elif registered:
                 versus[REGISTERED] = {key: (paired(values[key], registered[key]), sign)
                                       for key, sign in VERSUS_REGISTERED}
-            entry = decisions.setdefault(section, {}).setdefault(variant, {})
+            entry = {}
             for reference, metrics in versus.items():
                 decided = {key: decide(diffs, sign).as_dict()
                            for key, (diffs, sign) in metrics.items() if len(diffs) >= 2}
                 if decided:
                     entry[reference] = decided
+            if entry:
+                decisions.setdefault(section, {})[variant] = entry
     return decisions
 
 
@@ -197,6 +199,7 @@ def paired(variant: dict, reference: dict) -> List[float]:
 def format_decisions(decisions: dict) -> str:
     """Markdown: per size and variant, mean [95% interval] and verdict of each decided
     difference (interim below :data:`DECISION_SEEDS` seeds)."""
+    from .report import difference_digits, format_interval
     keys = [key for key, _ in VERSUS_CLIP]
     names = dict(METRICS)
     lines = [f'Decisions by the registered rule (95% t-interval of the mean paired difference; '
@@ -209,10 +212,8 @@ def format_decisions(decisions: dict) -> str:
                 cells = []
                 for key in keys:
                     d = decided.get(key)
-                    digits = 3 if key == 'locality' else 1
                     cells.append('' if d is None else
-                                 f'{d["mean"]:+.{digits}f} [{d["low"]:+.{digits}f}, '
-                                 f'{d["high"]:+.{digits}f}] {d["verdict"]}')
+                                 f'{format_interval(d, difference_digits(key))} {d["verdict"]}')
                 n = next(iter(decided.values()))['n']
                 lines.append(f'| {variant} | {section[:-2]} px | {reference} | {n} | '
                              + ' | '.join(cells) + ' |')
@@ -253,6 +254,7 @@ def format_objective(table: dict) -> str:
 def format_ablation(table: dict) -> str:
     """Markdown: per size, each variant's mean difference to CLIP (± half-width of the 95%
     interval from two seeds on) for every metric, and its number of seeds."""
+    from .report import difference_digits
     parts = []
     for section, rows in table.items():
         lines = [f'Variant − CLIP, at {section[:-2]} px (a variant: CLIP + its Refiner; '
@@ -262,7 +264,7 @@ def format_ablation(table: dict) -> str:
         for variant, values in rows.items():
             cells = []
             for key, _ in METRICS:
-                e, digits = values[key], 3 if key == 'locality' else 1
+                e, digits = values[key], difference_digits(key)
                 if 'mean' in e:
                     half = (e['high'] - e['low']) / 2
                     cells.append(f'{e["mean"]:+.{digits}f} ± {half:.{digits}f}')

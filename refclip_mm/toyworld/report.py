@@ -141,14 +141,26 @@ def decide_claims(table: Table, claims: Sequence[Claim]) -> List[dict]:
     return decided
 
 
+def difference_digits(metric: str) -> int:
+    """Decimals of a paired difference of ``metric`` (the locality index is a ratio near 0)."""
+    return 3 if metric == 'locality' else 1
+
+
+def format_interval(decision: dict, digits: int) -> str:
+    """``mean [low, high]`` of a decision (:meth:`~refclip_mm.evaluation.decision.Decision.as_dict`),
+    signed."""
+    return (f'{decision["mean"]:+.{digits}f} [{decision["low"]:+.{digits}f}, '
+            f'{decision["high"]:+.{digits}f}]')
+
+
 def format_decisions(decided: Sequence[dict], titles: Dict[str, str]) -> str:
     lines = ['| claim | where | metric | difference | mean [95% interval] | detectable | '
              'seeds agreeing | verdict |', '|---|---|---|---|---|---|---|---|']
     for d in decided:
-        digits = 3 if d['metric'] == 'locality' else 1
+        digits = difference_digits(d['metric'])
         op = '<' if d['sign'] < 0 else '>'
         if 'verdict' in d:
-            interval = f'{d["mean"]:+.{digits}f} [{d["low"]:+.{digits}f}, {d["high"]:+.{digits}f}]'
+            interval = format_interval(d, digits)
             rest = f'{d["detectable"]:.{digits}f} | {d["agreeing"]}/{d["n"]} | **{d["verdict"]}**'
         else:
             interval, rest = f'{d["differences"][0]:+.{digits}f}', '- | - | one seed'
