@@ -21,7 +21,8 @@ model = dict(
     area_range=(0.25, 0.5),
     aspect_range=(2 / 3, 3 / 2),
     grid_size=14,
-    loss_dense=dict(type='DenseInfoNCELoss', tau=0.2),
+    # per-token cosine (docs/method.md); METHOD.md's InfoNCE: dict(type='DenseInfoNCELoss', tau=0.2)
+    loss_dense=dict(type='DenseCosineLoss'),
     loss_scd=dict(type='SCDLoss', tau=0.2, loss_weight=0.4),
     filter_contaminants=False)
 train_dataloader = dict(dataset=dict(data_root=data_root))

@@ -4,8 +4,10 @@
 _base_ = ['../refiner/refiner_clip-tiny_1xb4-40i_synthetic-64.py', '../_base_/models/clip_toy.py']
 image_size = 128
 max_iters = 200
+# the stage-1 loss registered for ToyWorld's protocol (docs/toyworld.md), kept as it was run
 model = dict(clip_model={{_base_.toy_clip}}, pretrained='work_dirs/toyworld/clip_toy.pth',
-             refiner=dict(num_heads=4))
+             refiner=dict(num_heads=4),
+             loss_dense=dict(type='DenseInfoNCELoss', tau=0.2, _delete_=True))
 train_pipeline = [dict(t, size=image_size) if 'size' in t else t for t in _base_.train_pipeline]
 train_dataloader = dict(
     batch_size=16,

@@ -1,5 +1,5 @@
-"""Dense losses of the Refiner: the InfoNCE of METHOD.md section 4, its contaminant filter, and a
-per-token cosine alternative (an ablation option, not the method's default)."""
+"""Dense losses of the Refiner: the InfoNCE of METHOD.md section 4, its contaminant filter, and the
+per-token cosine loss that replaces the InfoNCE as the stage-1 default (docs/method.md)."""
 from typing import Optional
 
 import torch
@@ -170,7 +170,8 @@ def dense_cosine_loss(student: torch.Tensor, target: torch.Tensor,
 @MODELS.register_module()
 class DenseCosineLoss(nn.Module):
     """Per-token cosine loss between the student and target tokens of a box
-    (:func:`dense_cosine_loss`); a drop-in for :class:`DenseInfoNCELoss` in ``RefinerTrainer``.
+    (:func:`dense_cosine_loss`); ``RefinerTrainer``'s default, :class:`DenseInfoNCELoss` its
+    METHOD.md alternative.
 
     Args:
         loss_weight: multiplier of the loss.

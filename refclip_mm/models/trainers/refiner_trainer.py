@@ -28,8 +28,8 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
        ``grid_size x grid_size`` tokens;
     3. target: ``CLIP_dense(crop resized to S x S)`` average-pooled to
        ``grid_size x grid_size`` (no gradient): the zoomed view of the box;
-    4. loss: ``loss_dense`` (InfoNCE between student and target tokens of a
-       box) + the SCD term between them (:class:`~refclip_mm.models.scd_term.SCDTerm`,
+    4. loss: ``loss_dense`` (1 - cosine of each student token to its target
+       token, by default) + the SCD term between them (:class:`~refclip_mm.models.scd_term.SCDTerm`,
        the one of stage 2: ``loss_scd`` weighted by lambda, ``scd_weight``,
        ``scd_agreement``).
 
@@ -57,8 +57,9 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         crop_size: side ``S'`` the crops are resized to before the target's
             CLIP forward (a multiple of the patch size); ``None`` (default,
             METHOD.md section 4): the input size ``S``.
-        loss_dense: the dense loss config: ``DenseInfoNCELoss`` (METHOD.md, default) or
-            ``DenseCosineLoss`` (per-token cosine; docs/losses.md).
+        loss_dense: the dense loss config: ``DenseCosineLoss`` (per-token cosine, default;
+            it replaces METHOD.md's InfoNCE on the ToyWorld ablation, docs/method.md) or
+            ``DenseInfoNCELoss`` (METHOD.md section 4, ``tau=0.2``; docs/losses.md).
         loss_scd: the SCD term as an SCD loss config: ``tau``, ``loss_weight``
             (lambda_SCD, 0.4), ``block_size``, ``agreement_interval``; ``None``: no SCD.
         filter_contaminants: drop target tokens that look like global
@@ -86,7 +87,7 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
                  grid_size: int = 14,
                  crop_sampling_ratio: int = 1,
                  crop_size: Optional[int] = None,
-                 loss_dense: dict = dict(type='DenseInfoNCELoss', tau=0.2),
+                 loss_dense: dict = dict(type='DenseCosineLoss'),
                  loss_scd: Optional[dict] = dict(type='SCDLoss', tau=0.2, loss_weight=0.4),
                  filter_contaminants: bool = False,
                  contaminant_std: float = 0.5,
