@@ -89,8 +89,8 @@ class Protocol:
 
 FULL = Protocol()
 # the pipeline check (<= 15 minutes on an idle 2-core machine, fp32): every step, tiny schedules
-QUICK = Protocol(train_images=600, val_images=100, stage0_iters=100, stage0_batch=64,
-                 refiner_iters=40, stage2_iters=30, fvit_iters=40, zero_shot_images=200,
+QUICK = Protocol(train_images=600, val_images=100, stage0_iters=60, stage0_batch=64,
+                 refiner_iters=20, stage2_iters=15, fvit_iters=20, zero_shot_images=200,
                  probe_images=100, locality_pairs=20, kmeans_restarts=2, seeds=(0, ),
                  precision_check_seeds=())
 

@@ -73,7 +73,7 @@ def test_a_run_continues_from_its_results_dir_alone(toyworld_run, tmp_path, run_
 
 def test_results_of_other_sizes_are_not_continued(toyworld_run, tmp_path, run_python):
     work, _ = toyworld_run
-    other = run_python(['tools/toyworld.py', '--quick', '--iters-scale', '0.1',
+    other = run_python(['tools/toyworld.py', '--quick', '--iters-scale', '0.2',
                         '--images-scale', '0.05', '--work-dir', str(tmp_path),
                         '--results-dir', work], timeout=300)
     assert other.returncode != 0
