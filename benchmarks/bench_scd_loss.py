@@ -1,6 +1,6 @@
 """Peak memory and time of the blockwise SCD loss against the full-matrix reference.
 
-Image-level SCD (METHOD.md section 3): ``B x N x D`` student and target tokens, forward +
+Image-level SCD (docs/method.md section 3): ``B x N x D`` student and target tokens, forward +
 backward. Every measurement runs in a fresh subprocess, so nothing is shared between the two
 implementations:
 

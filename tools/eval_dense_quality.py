@@ -1,4 +1,5 @@
-"""Compare the dense-feature quality of CLIP towers (unsupervised segmentation, METHOD.md section 7).
+"""Compare the dense-feature quality of CLIP towers (unsupervised segmentation,
+docs/method.md section 7).
 
     python tools/eval_dense_quality.py \\
         --tower clip=ViT-B-16@/ckpt/openai.pt --tower ours=configs/x.py@work_dirs/x/iter_6000.pth \\

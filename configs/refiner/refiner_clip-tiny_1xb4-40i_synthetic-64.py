@@ -12,7 +12,8 @@ model = dict(
     refiner=dict(type='Refiner', depth=2, num_heads=4, mlp_ratio=2.0),
     num_boxes=3,
     grid_size=4,
-    # per-token cosine (docs/method.md); METHOD.md's InfoNCE: dict(type='DenseInfoNCELoss', tau=0.2)
+    # per-token cosine (docs/method.md section 9); the InfoNCE of docs/method.md section 4.3:
+    # loss_dense=dict(type='DenseInfoNCELoss', tau=0.2)
     loss_dense=dict(type='DenseCosineLoss'),
     loss_scd=dict(type='SCDLoss', tau=0.2, loss_weight=0.4))
 optim_wrapper = dict(

@@ -1,4 +1,4 @@
-# Stage 1: train a Refiner on a frozen OpenAI CLIP ViT-B/16 (METHOD.md section 4 defaults),
+# Stage 1: train a Refiner on a frozen OpenAI CLIP ViT-B/16 (docs/method.md section 4 defaults),
 # 8 GPUs x 2 images = batch 16, 2 epochs of COCO train2017 images at 448 px.
 _base_ = [
     '../_base_/datasets/coco_unlabeled_448.py',
@@ -21,7 +21,8 @@ model = dict(
     area_range=(0.25, 0.5),
     aspect_range=(2 / 3, 3 / 2),
     grid_size=14,
-    # per-token cosine (docs/method.md); METHOD.md's InfoNCE: dict(type='DenseInfoNCELoss', tau=0.2)
+    # per-token cosine (docs/method.md section 9); the InfoNCE of docs/method.md section 4.3:
+    # loss_dense=dict(type='DenseInfoNCELoss', tau=0.2)
     loss_dense=dict(type='DenseCosineLoss'),
     loss_scd=dict(type='SCDLoss', tau=0.2, loss_weight=0.4),
     filter_contaminants=False)

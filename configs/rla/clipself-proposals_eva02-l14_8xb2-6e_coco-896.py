@@ -1,4 +1,4 @@
-# Stage 2, RLA only: clipself-proposals fine-tuning of EVA02-L-14 (METHOD.md section 5);
+# Stage 2, RLA only: clipself-proposals fine-tuning of EVA02-L-14 (docs/method.md section 5);
 # clipself-proposals_vit-l14-openai_8xb2-6e_coco-896.py with another tower.
 _base_ = ['./clipself-proposals_vit-l14-openai_8xb2-6e_coco-896.py']
 # ---- paths to edit: the only lines a run on your machine needs changed -------------------

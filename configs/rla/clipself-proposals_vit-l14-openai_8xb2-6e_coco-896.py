@@ -1,5 +1,5 @@
-# Stage 2, RLA only: clipself-proposals fine-tuning of ViT-L-14-quickgelu (METHOD.md section 5);
-# clipself-proposals_vit-b16-openai_8xb2-6e_coco-1024.py with another tower.
+# Stage 2, RLA only: clipself-proposals fine-tuning of ViT-L-14-quickgelu (docs/method.md
+# section 5); clipself-proposals_vit-b16-openai_8xb2-6e_coco-1024.py with another tower.
 _base_ = ['./clipself-proposals_vit-b16-openai_8xb2-6e_coco-1024.py']
 # ---- paths to edit: the only lines a run on your machine needs changed -------------------
 clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP weight file (docs/towers.md)

@@ -1,4 +1,4 @@
-# Stage 2, RLA only: regionclip fine-tuning of ViT-B-16-quickgelu (METHOD.md section 5).
+# Stage 2, RLA only: regionclip fine-tuning of ViT-B-16-quickgelu (docs/method.md section 5).
 _base_ = [
     '../_base_/models/rla_vit-b16-openai.py',
     '../_base_/datasets/coco_rla_patches_1024.py',

@@ -1,5 +1,5 @@
 """Everything that touches open_clip: towers from a name + a local file, the dense
-forward (METHOD.md section 2), the text tower, prompt templates and class embeddings.
+forward (docs/method.md section 2), the text tower, prompt templates and class embeddings.
 
 Importing this package registers the tiny EVA test tower with timm
 (:mod:`refclip_mm.clip.tiny`).

@@ -1,4 +1,4 @@
-"""Dense CLIP features (METHOD.md section 2): the one dense-forward implementation.
+"""Dense CLIP features (docs/method.md section 2): the one dense-forward implementation.
 
 :class:`DenseCLIPTower` wraps an open_clip image tower without changing its
 parameters (its state dict is ``visual.<open_clip keys>``) and adds:
@@ -274,7 +274,7 @@ class DenseCLIPTower(nn.Module):
     def forward_dense(self, x: torch.Tensor, mode: str = 'value',
                       out_indices: Sequence[int] = (), return_dense: bool = True,
                       project: bool = True) -> DenseOutput:
-        """Dense forward (METHOD.md section 2).
+        """Dense forward (docs/method.md section 2.1).
 
         Args:
             x: images ``B x 3 x H x W``, ``H`` and ``W`` multiples of the patch
@@ -344,7 +344,7 @@ class DenseCLIPTower(nn.Module):
 
     def region_features(self, dense: torch.Tensor, boxes: BoxesType,
                         normalize: bool = True) -> torch.Tensor:
-        """RoIAlign 1x1 region features of a dense map (METHOD.md section 2).
+        """RoIAlign 1x1 region features of a dense map (docs/method.md section 2.2).
 
         Args:
             dense: ``B x D x h x w`` map from :meth:`forward_dense`.

@@ -1,4 +1,4 @@
-"""A concept vocabulary for RegionCLIP from image captions (METHOD.md section 5).
+"""A concept vocabulary for RegionCLIP from image captions (docs/method.md section 5.3).
 
 RegionCLIP parses nouns from captions. Without a part-of-speech tagger (no
 model downloads here), nouns are approximated by frequency: words of the

@@ -1,4 +1,4 @@
-"""Dense-feature quality (METHOD.md section 7): unsupervised segmentation (over k-means
+"""Dense-feature quality (docs/method.md section 7): unsupervised segmentation (over k-means
 restarts), linear probe, locality index, the mmseg evaluation model that feeds them, pictures
 of dense features, the Refiner's target view applied to a whole image (``zoomed_windows``),
 and the pre-registered decision rule for paired differences over seeds."""

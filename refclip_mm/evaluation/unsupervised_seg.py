@@ -1,4 +1,4 @@
-"""Unsupervised segmentation of dense features (METHOD.md section 7).
+"""Unsupervised segmentation of dense features (docs/method.md section 7).
 
 Protocol of :func:`evaluate_dense_features`:
 

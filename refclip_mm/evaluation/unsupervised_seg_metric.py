@@ -1,4 +1,5 @@
-"""UnsupervisedSegMetric: dense-feature quality as an mmengine metric (METHOD.md section 7)."""
+"""UnsupervisedSegMetric: dense-feature quality as an mmengine metric
+(docs/method.md section 7)."""
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch

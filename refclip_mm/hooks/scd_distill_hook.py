@@ -1,4 +1,5 @@
-"""SCDDistillHook: Spatial Correlation Distillation during stage-2 fine-tuning (METHOD.md section 3)."""
+"""SCDDistillHook: Spatial Correlation Distillation during stage-2 fine-tuning
+(docs/method.md sections 3 and 5.4)."""
 from typing import Optional
 
 from mmengine.hooks import Hook

@@ -1,7 +1,7 @@
 """A frozen CLIP image tower + an optional Refiner in a token space, then the projection.
 
-The one place the (refined) dense map of METHOD.md sections 4-5 is computed: by the stage-1
-model (its trainable Refiner), by :class:`~refclip_mm.models.backbones.RefinerBackbone` (a
+The one place the (refined) dense map of docs/method.md sections 4-5 is computed: by the
+stage-1 model (its trainable Refiner), by :class:`~refclip_mm.models.backbones.RefinerBackbone` (a
 trained Refiner, frozen) and by the stage-2 SCD teacher (:class:`~refclip_mm.models.scd_term.SCDTerm`).
 
 Token spaces: ``'projected'`` refines the projected dense map (``D`` = the joint embedding dim);

@@ -1,6 +1,6 @@
 """The SCD term of both training stages: ``lambda_SCD * SCD(student tokens, target tokens)``.
 
-One component (METHOD.md sections 3-5) for the stage-1 model and the stage-2 model:
+One component (docs/method.md sections 3-5) for the stage-1 model and the stage-2 model:
 
 * the loss (:class:`~refclip_mm.models.losses.SCDLoss`, unweighted) and its weight
   ``lambda_SCD``: :attr:`SCDTerm.weight`, fixed in stage 1, scheduled by ``SCDDistillHook``

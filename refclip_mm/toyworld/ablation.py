@@ -51,7 +51,7 @@ REFINER_VARIANTS = {
     'crop-64': RefinerVariant('target view: the crop at the CLIP\'s native 64 px',
                               {'model.crop_size': 64}),
     'no-scd': RefinerVariant('loss: InfoNCE only (no SCD term)', {'model.loss_scd': None}),
-    'lr-1e-4': RefinerVariant('learning rate 1e-4 (METHOD.md\'s default)',
+    'lr-1e-4': RefinerVariant('learning rate 1e-4 (the default of docs/method.md section 4.4)',
                               {'optim_wrapper.optimizer.lr': 1e-4}),
     'width-tokens': RefinerVariant('token space: before the projection',
                                    {'model.token_space': 'width'}),

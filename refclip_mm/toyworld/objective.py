@@ -2,8 +2,8 @@
 
 For one Refiner (a variant of the ablation, or the registered one) the stage-1 model is built
 with that variant's config options, and its losses are computed on the same fixed training
-batches and boxes twice: with an untrained Refiner (the identity, METHOD.md section 4: the last
-layer starts at zero) and with the trained one. Besides the dense InfoNCE and the SCD term,
+batches and boxes twice: with an untrained Refiner (the identity, docs/method.md section 4.1: the
+last layer starts at zero) and with the trained one. Besides the dense InfoNCE and the SCD term,
 ``token_cos`` is the mean cosine between a box's student and target tokens (the student being
 the refined full view); for the identity it is the frozen CLIP's own agreement with the zoomed
 view. A Refiner that lowers the InfoNCE while ``token_cos`` falls has learned to tell the tokens

@@ -1,4 +1,4 @@
-"""Dense forward (METHOD.md section 2) on tiny OpenAI-style and EVA-style towers."""
+"""Dense forward (docs/method.md section 2) on tiny OpenAI-style and EVA-style towers."""
 import pytest
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-# Cat-Seg-style open-vocabulary segmentor on a CLIP ViT-B/16 (METHOD.md section 6).
+# Cat-Seg-style open-vocabulary segmentor on a CLIP ViT-B/16 (docs/method.md section 6.2).
 # Training configs set model.backbone.pretrained to the CLIP weight file (OpenAI weights:
 # clip_model='ViT-B-16-quickgelu') and decode_head.class_embeddings to the training classes'
 # embedding file (tools/build_text_embeddings.py, same model and weights); test configs read the

@@ -1,4 +1,5 @@
-# F-ViT (METHOD.md section 6): frozen CLIP ViT -> simple pyramid -> FPN -> RPN -> OV RoI head.
+# F-ViT (docs/method.md section 6.1): frozen CLIP ViT -> simple pyramid -> FPN -> RPN ->
+# OV RoI head.
 # Leaf configs set the CLIP model, its weights, the class-embedding file and the class split.
 _base_ = ['../clip_normalization.py']
 norm_cfg = dict(type='SyncBN', requires_grad=True)

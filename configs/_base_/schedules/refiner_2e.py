@@ -1,4 +1,5 @@
-# Stage-1 schedule (METHOD.md section 4): AdamW lr 1e-4, wd 0.05, 2 epochs, cosine, batch 16.
+# Stage-1 schedule (docs/method.md section 4.4): AdamW lr 1e-4, wd 0.05, 2 epochs, cosine,
+# batch 16.
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05, betas=(0.9, 0.999)),

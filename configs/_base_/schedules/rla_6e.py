@@ -1,5 +1,5 @@
-# Stage-2 schedule (METHOD.md section 5): AdamW lr 1e-5, wd 0.1, 6 epochs, 1000 warm-up
-# iterations then cosine, batch 16 (8 GPUs x 2).
+# Stage-2 schedule (docs/method.md section 5.4): AdamW lr 1e-5, wd 0.1, 6 epochs, 1000
+# warm-up iterations then cosine, batch 16 (8 GPUs x 2).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-5, weight_decay=0.1, betas=(0.9, 0.98)),

@@ -16,7 +16,7 @@ PYRAMID_SCALES = (4, 2, 1, 0.5)
 
 
 class SimpleFeaturePyramid(nn.Module):
-    """Per-level rescaling of single-scale ViT maps (METHOD.md section 6).
+    """Per-level rescaling of single-scale ViT maps (docs/method.md section 6.1).
 
     Scale ``4``: two stride-2 deconvolutions (norm + GELU between); ``2``: one
     deconvolution; ``1``: identity; ``0.5``: 2x2 max-pool. Channels are kept.
@@ -61,7 +61,7 @@ class CLIPViT(FrozenPartsMixin, BaseModule):
     Outputs a tuple: one ``B x C x h x w`` map per ``out_indices`` entry (block
     outputs, ``C`` = tower width, ``h = H/p``; rescaled per level when
     ``pyramid_scales`` is set), followed, when ``with_dense``, by the dense
-    CLIP map ``B x D x h x w`` (METHOD.md section 2) for region scoring.
+    CLIP map ``B x D x h x w`` (docs/method.md section 2) for region scoring.
     Every map is contiguous in the standard ``NCHW`` layout: the tower's
     token maps are transposed views, convolutions keep that (channels-last)
     layout, and mmcv's RoIAlign reads memory as ``NCHW`` on CPU and GPU alike,

@@ -1,4 +1,5 @@
-"""The Refiner (METHOD.md section 4): a small residual transformer on CLIP's dense tokens."""
+"""The Refiner (docs/method.md section 4.1): a small residual transformer on CLIP's dense
+tokens."""
 from typing import Optional
 
 import torch

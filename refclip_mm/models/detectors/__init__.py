@@ -1,4 +1,4 @@
-"""F-ViT open-vocabulary detection parts for mmdet (METHOD.md section 6)."""
+"""F-ViT open-vocabulary detection parts for mmdet (docs/method.md section 6.1)."""
 from .data_preprocessor import FixedSizeDetDataPreprocessor
 from .fvit import FViT
 from .ov_bbox_head import OVBBoxHead

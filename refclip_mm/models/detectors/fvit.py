@@ -1,4 +1,5 @@
-"""FViT: a two-stage open-vocabulary detector on a frozen CLIP ViT (METHOD.md section 6)."""
+"""FViT: a two-stage open-vocabulary detector on a frozen CLIP ViT
+(docs/method.md section 6.1)."""
 import functools
 from typing import Optional, Tuple
 

@@ -1,4 +1,4 @@
-"""Test-time score fusion of F-ViT (METHOD.md section 6)."""
+"""Test-time score fusion of F-ViT (docs/method.md section 6.1)."""
 import torch
 import torch.nn.functional as F
 

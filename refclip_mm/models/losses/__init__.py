@@ -1,5 +1,5 @@
-"""Losses of the method: SCD (METHOD.md section 3), dense InfoNCE and its contaminant filter
-(section 4) with the per-token cosine loss stage 1 uses instead (docs/method.md), CLIPSelf
+"""Losses of the method: SCD (docs/method.md section 3), dense InfoNCE and its contaminant
+filter (section 4) with the per-token cosine loss stage 1 uses instead (docs/method.md), CLIPSelf
 and RegionCLIP (section 5), and the RoIAlign token-grid helper."""
 from .dense_infonce import (DenseCosineLoss, DenseInfoNCELoss, contaminant_mask, dense_cosine_loss,
                             dense_infonce_loss)

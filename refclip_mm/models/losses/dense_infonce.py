@@ -1,5 +1,5 @@
-"""Dense losses of the Refiner: the InfoNCE of METHOD.md section 4, its contaminant filter, and the
-per-token cosine loss that replaces the InfoNCE as the stage-1 default (docs/method.md)."""
+"""Dense losses of the Refiner: the InfoNCE of docs/method.md section 4.3, its contaminant filter,
+and the per-token cosine loss that replaces the InfoNCE as the stage-1 default (docs/method.md)."""
 from typing import Optional
 
 import torch
@@ -15,7 +15,8 @@ _MASKED_LOGIT = -1e9  # a finite "minus infinity": rows that end up fully masked
 @torch.no_grad()
 def contaminant_mask(target: torch.Tensor, k_std: float = 0.5,
                      partner: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Flag target tokens that look like global "semantic contaminants" (METHOD.md section 4).
+    """Flag target tokens that look like global "semantic contaminants"
+    (docs/method.md section 4.3).
 
     For item ``b`` with unrelated item ``u = partner[b]`` (default ``(b + 1) mod B``) and
     L2-normalised tokens ``t``::
@@ -106,13 +107,13 @@ def _check_mask(mask: torch.Tensor, shape) -> torch.Tensor:
 
 @MODELS.register_module()
 class DenseInfoNCELoss(nn.Module):
-    """Dense InfoNCE of the Refiner (METHOD.md section 4, ``L_dense``).
+    """Dense InfoNCE of the Refiner (docs/method.md section 4.3, ``L_dense``).
 
     Args:
         tau: temperature (default 0.2).
         loss_weight: multiplier of the loss.
         drop_contaminants: also drop target tokens flagged by :func:`contaminant_mask`
-            (METHOD.md option; default off).
+            (docs/method.md section 4.3 option; default off).
         contaminant_k_std: the ``k_std`` of :func:`contaminant_mask` (default 0.5).
 
     Shapes:
@@ -171,7 +172,7 @@ def dense_cosine_loss(student: torch.Tensor, target: torch.Tensor,
 class DenseCosineLoss(nn.Module):
     """Per-token cosine loss between the student and target tokens of a box
     (:func:`dense_cosine_loss`); ``RefinerTrainer``'s default, :class:`DenseInfoNCELoss` its
-    METHOD.md alternative.
+    alternative (docs/method.md section 4.3).
 
     Args:
         loss_weight: multiplier of the loss.

@@ -1,4 +1,5 @@
-"""Region-language alignment (RLA) losses of stage 2, METHOD.md section 5: CLIPSelf, RegionCLIP."""
+"""Region-language alignment (RLA) losses of stage 2, docs/method.md section 5.3: CLIPSelf,
+RegionCLIP."""
 from typing import Optional, Union
 
 import torch

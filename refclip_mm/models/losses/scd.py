@@ -1,4 +1,4 @@
-"""Spatial Correlation Distillation (SCD) loss, METHOD.md section 3, in row blocks.
+"""Spatial Correlation Distillation (SCD) loss, docs/method.md section 3, in row blocks.
 
 For student tokens ``S`` and target tokens ``T`` (``B x N x D``, L2-normalised)::
 
@@ -252,7 +252,8 @@ def _centred_offdiag(a: torch.Tensor, start: int) -> torch.Tensor:
 
 @MODELS.register_module()
 class SCDLoss(nn.Module):
-    """Spatial Correlation Distillation loss (METHOD.md section 3), blockwise, bounded memory.
+    """Spatial Correlation Distillation loss (docs/method.md section 3), blockwise, bounded
+    memory.
 
     Args:
         tau: softmax temperature of both correlation distributions (paper default 0.2).

@@ -60,7 +60,7 @@ class CostAggregationLayer(nn.Module):
 
 @MODELS.register_module()
 class CatSegOVHead(OVDecodeHeadBase):
-    """Cat-Seg-style open-vocabulary decode head (METHOD.md section 6).
+    """Cat-Seg-style open-vocabulary decode head (docs/method.md section 6.2).
 
     Input: the backbone tuple ``(g_1, ..., g_k, dense)``: guidance maps
     ``B x W x h x w`` (intermediate CLIP blocks, shallow to deep) and the dense

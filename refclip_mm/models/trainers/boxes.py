@@ -1,6 +1,6 @@
 """Random training boxes of both stages, and the one rule that seeds them.
 
-Stage 1 samples local boxes (METHOD.md section 4, step 1: :func:`sample_local_boxes`), stage 2
+Stage 1 samples local boxes (docs/method.md section 4, step 1: :func:`sample_local_boxes`), stage 2
 the cells of a random grid (CLIPSelf's "patches", section 5: :func:`sample_grid_boxes`). Both
 draw from :func:`box_generator`: inside an mmengine Runner a generator seeded by
 ``(seed, rank, iteration)`` (:func:`seeded_generator`), so the boxes of an iteration are the same

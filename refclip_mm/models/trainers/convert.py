@@ -49,7 +49,8 @@ def stage2_method(cfg: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
 
 def average_with_initial(student: Dict[str, torch.Tensor], initial: Dict[str, torch.Tensor],
                          alpha: float) -> 'OrderedDict[str, torch.Tensor]':
-    """``alpha * student + (1 - alpha) * initial`` for every floating tensor (METHOD.md section 5)."""
+    """``alpha * student + (1 - alpha) * initial`` for every floating tensor
+    (docs/method.md section 5.5)."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f'alpha must be in [0, 1], got {alpha}')
     missing = [k for k in student if k not in initial]

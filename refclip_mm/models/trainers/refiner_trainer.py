@@ -1,4 +1,5 @@
-"""Stage 1 (METHOD.md section 4): train the Refiner self-supervised on a frozen CLIP tower."""
+"""Stage 1 (docs/method.md section 4): train the Refiner self-supervised on a frozen CLIP
+tower."""
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -56,14 +57,14 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
             cutting crops out of the images (1 = bilinear resize).
         crop_size: side ``S'`` the crops are resized to before the target's
             CLIP forward (a multiple of the patch size); ``None`` (default,
-            METHOD.md section 4): the input size ``S``.
+            docs/method.md section 4.2): the input size ``S``.
         loss_dense: the dense loss config: ``DenseCosineLoss`` (per-token cosine, default;
-            it replaces METHOD.md's InfoNCE on the ToyWorld ablation, docs/method.md) or
-            ``DenseInfoNCELoss`` (METHOD.md section 4, ``tau=0.2``; docs/losses.md).
+            it replaces the InfoNCE on the ToyWorld ablation, docs/method.md section 9) or
+            ``DenseInfoNCELoss`` (docs/method.md section 4.3, ``tau=0.2``; docs/losses.md).
         loss_scd: the SCD term as an SCD loss config: ``tau``, ``loss_weight``
             (lambda_SCD, 0.4), ``block_size``, ``agreement_interval``; ``None``: no SCD.
         filter_contaminants: drop target tokens that look like global
-            contaminants (METHOD.md section 4 option, off by default).
+            contaminants (docs/method.md section 4.3 option, off by default).
         contaminant_std: the filter's threshold, mean + this many std (0.5).
         tower_precision: compute precision of the frozen tower's forwards in
             training steps: ``'auto'`` (default: bf16 where the device computes it
@@ -202,7 +203,7 @@ class RefinerTrainer(FiniteLossMixin, BaseModel):
         """``K x N`` bool: target tokens kept by the contaminant filter.
 
         Each box is compared with the box of the same rank in the next image
-        (an unrelated image), as METHOD.md section 4 describes.
+        (an unrelated image), as docs/method.md section 4.3 describes.
         """
         num = target.shape[0]
         if num <= self.num_boxes:

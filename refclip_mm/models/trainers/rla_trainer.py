@@ -1,4 +1,5 @@
-"""Stage 2 (METHOD.md section 5): region-language alignment fine-tuning of a CLIP image tower."""
+"""Stage 2 (docs/method.md section 5): region-language alignment fine-tuning of a CLIP image
+tower."""
 import copy
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ LossTerm = Callable[[RLABatch], Dict[str, torch.Tensor]]
 
 @MODELS.register_module()
 class RLATrainer(FiniteLossMixin, FrozenPartsMixin, BaseModel):
-    """Fine-tune a CLIP image tower with CLIPSelf or RegionCLIP (METHOD.md section 5).
+    """Fine-tune a CLIP image tower with CLIPSelf or RegionCLIP (docs/method.md section 5).
 
     The student tower trains all its blocks; its stem (patch and position
     embedding, pre-norm) and head (final norm, projection) stay frozen. The
