@@ -17,6 +17,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from refclip_mm.toyworld import METHODS, run_toyworld
 from refclip_mm.toyworld.ablation import REFINER_VARIANTS, run_refiner_ablation
+from refclip_mm.toyworld.worlds import get_world
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -26,6 +27,12 @@ def parse_args(argv=None):
         description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split('\n', 2)[2])
     parser.add_argument('--quick', action='store_true', help='the <= 15 minute variant')
+    parser.add_argument('--world', type=int, choices=(2, 3), default=2,
+                        help='the world (docs/toyworld.md): 2, scenes drawn at 64 px; 3, drawn '
+                        'natively at 192 px (default: 2)')
+    parser.add_argument('--premises', action='store_true',
+                        help='stop after the world\'s premise checks on the stage-0 CLIP '
+                        '(world 3)')
     parser.add_argument('--work-dir', help='default: work_dirs/toyworld[-quick]')
     parser.add_argument('--results-dir',
                         help='keep the run\'s results here (the stage-0 CLIP, every measurement, '
@@ -55,8 +62,8 @@ def main(argv=None):
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    work_dir = args.work_dir or osp.join(REPO, 'work_dirs', 'toyworld-quick' if args.quick
-                                         else 'toyworld')
+    suffix = '-quick' if args.quick else ''
+    work_dir = args.work_dir or osp.join(REPO, 'work_dirs', get_world(args.world).name + suffix)
     if args.refiner_ablation is not None:
         return run_refiner_ablation(work_dir, args.refiner_ablation, seeds=args.seeds or (0, ),
                                     results_dir=args.results_dir, verbose=args.verbose)
@@ -64,7 +71,8 @@ def main(argv=None):
                         fvit_detectors=not args.no_fvit, precision_check=args.precision_check,
                         iters_scale=args.iters_scale,
                         images_scale=args.images_scale, verbose=args.verbose,
-                        results_dir=args.results_dir)
+                        results_dir=args.results_dir, world=args.world,
+                        premises_only=args.premises)
 
 
 if __name__ == '__main__':

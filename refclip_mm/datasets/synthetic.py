@@ -46,12 +46,23 @@ class SceneConfig:
         object_scale: inclusive range of an object's side, as a fraction of the image.
         texture_noise: std of the background's per-pixel noise (0-255 scale).
         texture_contrast: amplitude of the stuff textures (0-255 scale; 0: flat colour).
+        thing_pattern_cycles: 0 paints things in a flat colour (with noise); ``n > 0`` gives
+            each shape its own surface pattern (:data:`THING_PATTERNS`) with ``n`` periods
+            across the object, so a patch of a thing shows what it is, and a small thing's
+            pattern is finer than a large one's (it shows only when the thing is seen large).
+        pattern_contrast: amplitude of the thing patterns (0-255 scale).
+        fast_draw: draw the noise in float32 and each thing's shading for its box only
+            (several times faster at high resolution); ``False`` keeps the draw the 64 px
+            worlds were made with, so their scenes stay what they were.
     """
     image_size: int = 64
     objects_per_image: Tuple[int, int] = (1, 3)
     object_scale: Tuple[float, float] = (0.25, 0.5)
     texture_noise: float = 12.0
     texture_contrast: float = 25.0
+    thing_pattern_cycles: float = 0.0
+    pattern_contrast: float = 45.0
+    fast_draw: bool = False
 
 
 @dataclass
@@ -92,6 +103,29 @@ def _shape_mask(shape: str, size: int) -> np.ndarray:
     raise ValueError(f'unknown shape {shape!r}; known: {SHAPES}')
 
 
+# The surface pattern of each shape (with ``SceneConfig.thing_pattern_cycles > 0``).
+THING_PATTERNS: Dict[str, str] = {
+    'square': 'checks', 'circle': 'dots', 'triangle': 'diagonal stripes',
+    'ring': 'horizontal stripes', 'cross': 'vertical stripes'}
+
+
+def _thing_pattern(shape: str, side: int, cycles: float) -> np.ndarray:
+    """A side x side pattern in {-1, 1} of ``shape``'s surface, ``cycles`` periods across it."""
+    v, u = (np.mgrid[0:side, 0:side] + 0.5) * (2 * np.pi * cycles / side)
+    pattern = THING_PATTERNS[shape]
+    if pattern == 'checks':
+        wave = np.sin(u) * np.sin(v)
+    elif pattern == 'dots':
+        return np.where((np.cos(u) > 0.3) & (np.cos(v) > 0.3), 1.0, -1.0)
+    elif pattern == 'diagonal stripes':
+        wave = np.sin((u + v) / np.sqrt(2))
+    elif pattern == 'horizontal stripes':
+        wave = np.sin(v)
+    else:
+        wave = np.sin(u)
+    return np.where(wave >= 0, 1.0, -1.0)
+
+
 def _stuff_texture(texture: str, size: int, rng: np.random.Generator) -> np.ndarray:
     """A size x size pattern in [-1, 1] with a random phase (and orientation for stripes)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -119,11 +153,19 @@ class SceneLayout:
         stuff_id: background class.
         background: H x W x 3 float32 background (colour, texture and noise).
         objects: per thing, in painting order, a dict with ``category``,
-            ``side``, ``x0``, ``y0`` and ``shade`` (H x W x 3 float32 noise).
+            ``side``, ``x0``, ``y0`` and ``shade`` (side x side x 3 float32: noise and
+            pattern added to the thing's colour over its box).
     """
     stuff_id: int
     background: np.ndarray
     objects: List[dict] = field(default_factory=list)
+
+
+def _noise(rng: np.random.Generator, std: float, shape, fast: bool) -> np.ndarray:
+    """Gaussian float32 noise; ``fast`` draws it in float32 (another stream than float64)."""
+    if fast:
+        return rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
+    return rng.normal(0, std, shape).astype(np.float32)
 
 
 def sample_layout(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> SceneLayout:
@@ -132,7 +174,7 @@ def sample_layout(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) ->
     stuff_id = int(rng.integers(len(STUFF)))
     stuff = STUFF_CLASSES[stuff_id]
     base = np.array(STUFF[stuff], np.float32)
-    image = base + rng.normal(0, cfg.texture_noise, (size, size, 3)).astype(np.float32)
+    image = base + _noise(rng, cfg.texture_noise, (size, size, 3), cfg.fast_draw)
     if cfg.texture_contrast:
         pattern = _stuff_texture(STUFF_TEXTURES[stuff], size, rng).astype(np.float32)
         image += cfg.texture_contrast * pattern[..., None]
@@ -141,7 +183,15 @@ def sample_layout(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) ->
         category = int(rng.integers(len(THING_CLASSES)))
         side = max(4, int(round(size * rng.uniform(*cfg.object_scale))))
         x0, y0 = (int(v) for v in rng.integers(0, size - side + 1, size=2))
-        shade = rng.normal(0, cfg.texture_noise / 2, (size, size, 3)).astype(np.float32)
+        if cfg.fast_draw:
+            shade = _noise(rng, cfg.texture_noise / 2, (side, side, 3), True)
+        else:
+            shade = _noise(rng, cfg.texture_noise / 2, (size, size, 3), False)[
+                y0:y0 + side, x0:x0 + side]
+        if cfg.thing_pattern_cycles > 0:
+            shape = SHAPES[category // len(COLOURS)]
+            shade = shade + (cfg.pattern_contrast * _thing_pattern(
+                shape, side, cfg.thing_pattern_cycles)[..., None]).astype(np.float32)
         objects.append(dict(category=category, side=side, x0=x0, y0=y0, shade=shade))
     return SceneLayout(stuff_id, image, objects)
 
@@ -158,10 +208,11 @@ def paint_scene(layout: SceneLayout) -> Scene:
     owner = np.full((size, size), -1, np.int64)  # index of the visible instance per pixel
     for index, obj in enumerate(layout.objects):
         category, side, x0, y0 = obj['category'], obj['side'], obj['x0'], obj['y0']
+        shape_mask = _shape_mask(SHAPES[category // len(COLOURS)], side)
         mask = np.zeros((size, size), bool)
-        mask[y0:y0 + side, x0:x0 + side] = _shape_mask(SHAPES[category // len(COLOURS)], side)
+        mask[y0:y0 + side, x0:x0 + side] = shape_mask
         colour = np.array(COLOURS[THING_CLASSES[category].split(' ')[0]], np.float32)
-        image[mask] = (colour + obj['shade'])[mask]
+        image[mask] = (colour + obj['shade'])[shape_mask]
         semantic[mask] = len(STUFF) + category
         owner[mask] = index
     instances = []
@@ -200,15 +251,22 @@ def random_crop_box(rng: np.random.Generator, size: int, scale: Sequence[float],
     return x, y, w, h
 
 
-def crop_scene(scene: Scene, box, out_size: int, min_visible: float):
-    """``(image, caption)`` of a crop resized to ``out_size``: it names the objects that have at
-    least ``min_visible`` of their visible pixels inside the crop."""
+def crop_scene(scene: Scene, box, out_size: int, min_visible: float, min_pixels: float = 0):
+    """``(image, caption)`` of a crop resized to ``out_size`` (area-averaged when it shrinks,
+    bilinear when it grows): the caption names the objects that have at least ``min_visible``
+    of their visible pixels inside the crop and cover at least ``min_pixels`` pixels of the
+    resized crop (a speck the view cannot show is not named)."""
     import cv2
     x, y, w, h = box
+    shrink = out_size < max(w, h)
     image = cv2.resize(scene.image[y:y + h, x:x + w], (out_size, out_size),
-                       interpolation=cv2.INTER_LINEAR)
-    shown = [inst['category'] for inst in scene.instances
-             if inst['mask'][y:y + h, x:x + w].sum() >= min_visible * inst['mask'].sum()]
+                       interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    scale = out_size * out_size / float(w * h)
+    shown = []
+    for inst in scene.instances:
+        inside = inst['mask'][y:y + h, x:x + w].sum()
+        if inside >= min_visible * inst['mask'].sum() and inside * scale >= min_pixels:
+            shown.append(inst['category'])
     return image, scene_caption(shown, scene.stuff_id)
 
 

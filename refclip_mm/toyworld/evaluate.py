@@ -16,8 +16,8 @@ text-aligned (projected) space:
 * :func:`scene_locality`: the locality index on scene pairs that differ in one object.
 
 Every metric takes the maps of a tower run at an evaluation size (:func:`resize_images`):
-the scenes are drawn at 64 px and a larger size zooms them, as the paper runs towers above
-their native resolution.
+the second world's scenes are drawn at 64 px and a larger size zooms them; the third world's
+are drawn at 192 px and a smaller size shows them downsampled (antialiased), as a photo is.
 """
 import json
 import os.path as osp
@@ -96,10 +96,12 @@ def load_eval_set(root: str, split: str = 'val', limit: Optional[int] = None) ->
 
 
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
-    """``N x 3 x size x size``: normalised images zoomed (bilinear) to the evaluation size."""
+    """``N x 3 x size x size``: normalised images resized (bilinear) to the evaluation size,
+    antialiased when they shrink."""
     if images.shape[-1] == size and images.shape[-2] == size:
         return images
-    return F.interpolate(images, size=(size, size), mode='bilinear', align_corners=False)
+    return F.interpolate(images, size=(size, size), mode='bilinear', align_corners=False,
+                         antialias=size < max(images.shape[-2:]))
 
 
 @torch.no_grad()
@@ -133,12 +135,13 @@ def linear_probe_miou(train_maps: torch.Tensor, train: EvalSet, val_maps: torch.
 ScenePair = Tuple[torch.Tensor, torch.Tensor, np.ndarray]
 
 
-def scene_pairs(num_pairs: int, seed: int = 0, image_size: int = 64) -> List[ScenePair]:
+def scene_pairs(num_pairs: int, seed: int = 0, image_size: int = 64,
+                cfg: Optional[SceneConfig] = None) -> List[ScenePair]:
     """Scene pairs that differ in exactly one object, half with its category swapped and half
     with it removed: ``(image a, image b, changed-pixel mask)``, images normalised
-    ``3 x H x W``."""
+    ``3 x H x W``, drawn with ``cfg`` (default: the second world's scenes at ``image_size``)."""
     rng = np.random.default_rng(seed)
-    cfg = SceneConfig(image_size=image_size, object_scale=(0.2, 0.55))
+    cfg = cfg or SceneConfig(image_size=image_size, object_scale=(0.2, 0.55))
     pairs = []
     for index in range(num_pairs):
         scene, changed, mask = render_scene_pair(rng, cfg, 'swap' if index % 2 == 0 else 'remove')
@@ -233,10 +236,14 @@ def _percent(correct: torch.Tensor) -> float:
     return float(correct.float().mean() * 100)
 
 
-def single_object_scenes(num_images: int, seed: int, image_size: int = 64):
-    """``(images N x 3 x H x W normalised, labels N)``: one thing per scene, uniform classes."""
+def single_object_scenes(num_images: int, seed: int, image_size: int = 64,
+                         cfg: Optional[SceneConfig] = None):
+    """``(images N x 3 x H x W normalised, labels N)``: one thing per scene, uniform classes,
+    drawn with ``cfg`` (default: the second world's at ``image_size``; it must draw one
+    thing per scene)."""
     rng = np.random.default_rng(seed)
-    cfg = SceneConfig(image_size=image_size, objects_per_image=(1, 1), object_scale=(0.3, 0.55))
+    cfg = cfg or SceneConfig(image_size=image_size, objects_per_image=(1, 1),
+                             object_scale=(0.3, 0.55))
     images, labels = [], []
     while len(images) < num_images:
         scene = render_scene(rng, cfg)
@@ -249,14 +256,18 @@ def single_object_scenes(num_images: int, seed: int, image_size: int = 64):
 @torch.no_grad()
 def zero_shot_accuracy(encode_image: Callable[[torch.Tensor], torch.Tensor],
                        thing_embeddings: torch.Tensor, num_images: int = 500, seed: int = 0,
-                       image_size: int = 64) -> Dict[str, float]:
-    """Zero-shot accuracy (%) on single-object scenes among the thing classes.
+                       image_size: int = 64, scene_cfg: Optional[SceneConfig] = None,
+                       input_size: Optional[int] = None) -> Dict[str, float]:
+    """Zero-shot accuracy (%) on single-object scenes (drawn with ``scene_cfg``, see
+    :func:`single_object_scenes`) among the thing classes, the images resized to
+    ``input_size`` (default: as drawn).
 
     Returns:
         ``top1`` (the class; chance 5%), ``colour`` and ``shape`` (the predicted class has the
         right colour / shape; chance 25% / 20%).
     """
-    images, labels = single_object_scenes(num_images, seed, image_size)
+    images, labels = single_object_scenes(num_images, seed, image_size, scene_cfg)
+    images = resize_images(images, input_size or images.shape[-1])
     feats = torch.cat([encode_image(images[i:i + 64]) for i in range(0, num_images, 64)])
     pred = (F.normalize(feats, dim=-1) @ F.normalize(thing_embeddings.float(), dim=-1).t()).argmax(1)
     colours = len(COLOURS)

@@ -24,26 +24,16 @@ import json
 import os
 import os.path as osp
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
-from ..apis import (StageLine, fit_schedule, last_checkpoint, load_config, ov_ap50,
-                    scene_detector_options, set_hook_options, train, train_then_test)
-from ..utils.paths import config_root
+from ..apis import (StageLine, configure_training, fit_schedule, last_checkpoint, load_config,
+                    ov_ap50, scene_detector_options, set_hook_options, train, train_then_test)
+from .worlds import WORLD2, Protocol, World, get_world
 
 if TYPE_CHECKING:
     from mmengine.config import Config
 
-CONFIG_DIR = osp.join(config_root(), 'toyworld')
-CONFIGS = dict(
-    stage0=osp.join(CONFIG_DIR, 'stage0_clip-toy_1xb256-800i_scenes-64.py'),
-    refiner=osp.join(CONFIG_DIR, 'refiner_clip-toy_1xb16-200i_scenes-128.py'),
-    clipself=osp.join(CONFIG_DIR, 'clipself_clip-toy_1xb8-200i_scenes-192.py'),
-    regionclip=osp.join(CONFIG_DIR, 'regionclip_clip-toy_1xb8-200i_scenes-192.py'),
-    sc_rla=osp.join(CONFIG_DIR, 'clipself-sc_clip-toy_1xb8-200i_scenes-192.py'),
-    r_sc_rla=osp.join(CONFIG_DIR, 'clipself-rsc_clip-toy_1xb8-200i_scenes-192.py'),
-    fvit=osp.join(CONFIG_DIR, 'fvit-faster-rcnn_clip-toy_1xb8-600i_scenes-192.py'),
-)
 # stage-2 methods: the row label in the table, and the config key
 METHODS = {'CLIPSelf': 'clipself', 'RegionCLIP': 'regionclip', 'SC-RLA': 'sc_rla',
            'R-SC-RLA': 'r_sc_rla'}
@@ -68,31 +58,9 @@ REGION_PARTS = (('box_colour', 'box: colour right'), ('box_shape', 'box: shape r
                 ('mask_colour', 'mask: colour right'), ('mask_shape', 'mask: shape right'))
 
 
-@dataclass
-class Protocol:
-    """Sizes of one ToyWorld run (iterations are optimizer steps)."""
-    train_images: int = 2000
-    val_images: int = 200
-    stage0_iters: int = 800
-    stage0_batch: int = 256
-    refiner_iters: int = 200
-    stage2_iters: int = 200
-    fvit_iters: int = 300
-    zero_shot_images: int = 500
-    probe_images: int = 400
-    locality_pairs: int = 100
-    kmeans_restarts: int = 10
-    eval_sizes: Sequence[int] = (64, 192)
-    seeds: Sequence[int] = field(default_factory=lambda: (0, 1, 2, 3, 4))
-    precision_check_seeds: Sequence[int] = (0, )
-
-
-FULL = Protocol()
-# the pipeline check (<= 15 minutes on an idle 2-core machine, fp32): every step, tiny schedules
-QUICK = Protocol(train_images=600, val_images=100, stage0_iters=60, stage0_batch=64,
-                 refiner_iters=20, stage2_iters=15, fvit_iters=20, zero_shot_images=200,
-                 probe_images=100, locality_pairs=20, kmeans_restarts=2, seeds=(0, ),
-                 precision_check_seeds=())
+# the second world's protocols (the package's defaults)
+FULL = WORLD2.full
+QUICK = WORLD2.quick
 
 
 def scaled(protocol: Protocol, iters: float, images: float) -> Protocol:
@@ -123,7 +91,8 @@ class Run:
     """
 
     def __init__(self, work_dir: str, protocol: Protocol, verbose: bool = False,
-                 results_dir: Optional[str] = None):
+                 results_dir: Optional[str] = None, world: World = WORLD2):
+        self.world = world
         self.work = osp.abspath(work_dir)
         self.keep = osp.abspath(results_dir or work_dir)
         self.protocol = protocol
@@ -249,26 +218,27 @@ def read_json(path: str, missing=None):
         return json.load(f)
 
 
-def toy_arch() -> dict:
-    from mmengine.config import Config
-    return Config.fromfile(CONFIGS['stage0']).toy_clip.to_dict()
-
-
 # ------------------------------------------------------------------------------------ steps
 def make_data(run: Run) -> None:
-    from refclip_mm.datasets.synthetic import SceneConfig, dataset_is_complete, write_dataset
+    from refclip_mm.datasets.synthetic import dataset_is_complete, write_dataset
     if not dataset_is_complete(run.data, ('train', 'val')):
         write_dataset(run.data, dict(train=run.protocol.train_images, val=run.protocol.val_images),
-                      seed=0, cfg=SceneConfig(object_scale=(0.2, 0.55)))
+                      seed=0, cfg=run.world.scene_cfg())
+
+
+STAGE0_CHECKPOINT_EVERY = 200
 
 
 def stage0(run: Run, progress=None) -> None:
     from refclip_mm.models.trainers import export_stage0_checkpoint
     iters = run.protocol.stage0_iters
     work = run.path('stage0')
-    cfg = fit_schedule(load_config(CONFIGS['stage0'], work_dir=work, cfg_options={
+    cfg = fit_schedule(load_config(run.world.config('stage0'), work_dir=work, cfg_options={
         'train_dataloader.batch_size': run.protocol.stage0_batch}), iters,
         warmup=max(1, min(100, iters // 10)))
+    # the longest step: checkpointed as it goes, and continued from its last checkpoint
+    cfg.default_hooks.checkpoint.interval = min(iters, STAGE0_CHECKPOINT_EVERY)
+    configure_training(cfg, resume='auto')
     start = time.time()
     record_machine(run, 'stage 0')
     train(cfg, log_file=run.log_file(work), progress=progress)
@@ -294,7 +264,7 @@ def text_embeddings(run: Run) -> None:
     from refclip_mm.clip import build_text_tower, make_class_embeddings, save_class_embeddings
     from refclip_mm.clip.text import ClassEmbeddings
     from refclip_mm.datasets.synthetic import STUFF_CLASSES, THING_CLASSES
-    text = build_text_tower(toy_arch(), run.clip)
+    text = build_text_tower(run.world.arch(), run.clip)
     things = make_class_embeddings(text, list(THING_CLASSES), prompt_templates('thing'),
                                    model='toyworld stage 0')
     stuff = make_class_embeddings(text, list(STUFF_CLASSES), prompt_templates('stuff'),
@@ -311,12 +281,18 @@ def text_embeddings(run: Run) -> None:
 def zero_shot(run: Run) -> None:
     from refclip_mm.clip import build_image_tower, load_class_embeddings
     from .evaluate import zero_shot_accuracy
-    tower = build_image_tower(toy_arch(), run.clip)
+    tower = build_image_tower(run.world.arch(), run.clip)
     things = load_class_embeddings(run.text['things']).embeddings
     result = read_json(run.kept('stage0.json'))
-    result['zero_shot'] = zero_shot_accuracy(tower.encode_image, things,
-                                             run.protocol.zero_shot_images, seed=123)
+    result['zero_shot'] = zero_shot_accuracy(
+        tower.encode_image, things, run.protocol.zero_shot_images, seed=123,
+        scene_cfg=single_object_cfg(run.world), input_size=run.world.clip_size())
     write_json(run.kept('stage0_eval.json'), result)
+
+
+def single_object_cfg(world: World):
+    """The world's scenes with one large thing each (the zero-shot check's scenes)."""
+    return world.scene_cfg(objects_per_image=(1, 1), object_scale=(0.3, 0.55))
 
 
 def describe_zero_shot(result: dict) -> str:
@@ -328,7 +304,7 @@ def describe_zero_shot(result: dict) -> str:
 def refiner_config(run: Run, work: str, options: Optional[dict] = None) -> 'Config':
     """The stage-1 config on the run's stage-0 CLIP and training scenes, with ``options`` by key
     and work dir ``work``."""
-    return load_config(CONFIGS['refiner'], work_dir=work, cfg_options={
+    return load_config(run.world.config('refiner'), work_dir=work, cfg_options={
         'model.pretrained': run.clip, 'train_dataloader.dataset.data_root': run.data,
         **(options or {})})
 
@@ -361,7 +337,7 @@ def stage2(run: Run, method: str, seed: int, fp32: bool = False, progress=None) 
         options['optim_wrapper.type'] = 'OptimWrapper'
     if method == 'RegionCLIP':
         options['model.concepts'] = run.text['concepts']
-    cfg = load_config(CONFIGS[METHODS[method]], work_dir=work, cfg_options=options)
+    cfg = load_config(run.world.config(METHODS[method]), work_dir=work, cfg_options=options)
     if method == 'R-SC-RLA':
         set_hook_options(cfg, 'SCDDistillHook', refiner=run.refiner(seed))
     train(fit_schedule(cfg, iters, warmup=max(1, iters // 10)), log_file=run.log_file(work),
@@ -394,17 +370,18 @@ def dense_fn_of(run: Run, row: str, seed: int, refiner_file: Optional[str] = Non
     from refclip_mm.evaluation import find_dense_fn, zoomed_windows
     from refclip_mm.registry import MODELS
     if row == PIXELS:
-        return pixel_patches(toy_arch()['vision_cfg']['patch_size'])
+        return pixel_patches(run.world.arch()['vision_cfg']['patch_size'])
     if row == ZOOMED_WINDOWS:
         return zoomed_windows(dense_fn_of(run, 'CLIP', seed), windows=2)
     torch.manual_seed(seed)
     if row == REFINED:
-        module = MODELS.build(dict(type='refclip_mm.RefinerBackbone', clip_model=toy_arch(),
+        module = MODELS.build(dict(type='refclip_mm.RefinerBackbone', clip_model=run.world.arch(),
                                    pretrained=run.clip,
                                    refiner_checkpoint=refiner_file or run.refiner(seed),
                                    out_indices=()))
     else:
-        module = build_image_tower(toy_arch(), run.clip if row == 'CLIP' else run.tower(row, seed))
+        module = build_image_tower(run.world.arch(),
+                                   run.clip if row == 'CLIP' else run.tower(row, seed))
     module.eval()
     return find_dense_fn(module)
 
@@ -418,13 +395,50 @@ def eval_inputs(run: Run, cache: dict) -> dict:
         cache.update(
             val=load_eval_set(run.data, 'val'),
             probe=load_eval_set(run.data, 'train', limit=run.protocol.probe_images),
-            pairs=scene_pairs(run.protocol.locality_pairs, seed=PAIRS_SEED),
+            pairs=scene_pairs(run.protocol.locality_pairs, seed=PAIRS_SEED,
+                              cfg=run.world.scene_cfg()),
             semantic=load_class_embeddings(run.text['semantic']).embeddings,
             things=load_class_embeddings(run.text['things']).embeddings)
     return cache
 
 
 PAIRS_SEED = 20_000  # the locality pairs' scenes; not a training seed
+
+
+def check_premises(run: Run, cache: dict) -> None:
+    """The world's premises on the stage-0 CLIP alone (:mod:`.premises`), into
+    ``premises.json`` (every value, the registered bars and the verdicts)."""
+    from refclip_mm.clip import build_image_tower
+    from refclip_mm.evaluation import zoomed_windows
+    from .evaluate import dense_maps, evaluate_tower
+    from .premises import THRESHOLDS, judge, small_thing_views, token_naming
+    data = eval_inputs(run, cache)
+    val, things = data['val'], data['things']
+    clip_fn = dense_fn_of(run, 'CLIP', 0)
+    clip_size, decision = run.world.clip_size(), max(run.protocol.eval_sizes)
+    options = dict(probe_data=data['probe'], restarts=run.protocol.kmeans_restarts)
+    measured, maps = {}, {}
+    for size in run.protocol.eval_sizes:
+        maps[size] = dense_maps(clip_fn, val.images, size)
+        measured[f'tokens_{size}'] = token_naming(maps[size], things, val)
+        measured[f'clip_{size}'] = evaluate_tower(clip_fn, val, data['semantic'], things,
+                                                  size=size, pairs=data['pairs'], **options)
+    # each clip_size window of the decision-size view, seen by the CLIP at its own size
+    windows = zoomed_windows(clip_fn, windows=decision // clip_size, window_size=clip_size)
+    measured[f'windows_{decision}'] = evaluate_tower(windows, val, data['semantic'], things,
+                                                     size=decision, **options)
+    tower = build_image_tower(run.world.arch(), run.clip).eval()
+    measured['small_things'] = small_thing_views(tower.encode_image, maps, things, val,
+                                                 input_size=clip_size)
+    write_json(run.kept('premises.json'),
+               dict(thresholds=THRESHOLDS, measured=measured, verdicts=judge(measured)))
+
+
+def describe_premises(path: str) -> str:
+    """One line per premise: its value, its bar and whether it is met."""
+    verdicts = read_json(path)['verdicts']
+    return '\n'.join(f'  {"met    " if v["met"] else "NOT MET"}  {name}: {v["value"]:.1f} '
+                     f'(bar {v["bar"]:g})' for name, v in verdicts.items())
 
 
 def evaluate(run: Run, row: str, seed: int, size: int, out: str, cache: dict,
@@ -450,14 +464,15 @@ def evaluate_step(run: Run, row: str, seed: int, size: int, cache: dict,
 
 
 def fvit_config(tower: str, things_text: str, data: str, work: str, seed: int, iters: int,
-                lr: Optional[float] = None, image_size: Optional[int] = None) -> 'Config':
-    """The ToyWorld F-ViT config on ``tower`` (a CLIP or stage-2 tower file), trained on the
-    base classes of the scenes in ``data`` for ``iters`` steps; ``lr`` and ``image_size``
-    (every pipeline's resize) default to the config's."""
+                lr: Optional[float] = None, image_size: Optional[int] = None,
+                world: World = WORLD2) -> 'Config':
+    """The ToyWorld F-ViT config of ``world`` on ``tower`` (a CLIP or stage-2 tower file),
+    trained on the base classes of the scenes in ``data`` for ``iters`` steps; ``lr`` and
+    ``image_size`` (every pipeline's resize) default to the config's."""
     options = dict(scene_detector_options(tower, things_text, data), **{'randomness.seed': seed})
     if lr is not None:
         options['optim_wrapper.optimizer.lr'] = lr
-    cfg = load_config(CONFIGS['fvit'], work_dir=work, cfg_options=options)
+    cfg = load_config(world.config('fvit'), work_dir=work, cfg_options=options)
     if image_size is not None:
         for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
             loader.dataset.pipeline = [dict(t, scale=(image_size, image_size)) if 'scale' in t
@@ -468,7 +483,8 @@ def fvit_config(tower: str, things_text: str, data: str, work: str, seed: int, i
 def fvit(run: Run, row: str, seed: int, out: str, progress=None) -> None:
     weights = run.clip if row == 'CLIP' else run.tower(row, seed)
     work = run.path('work', f'fvit_{row.lower().replace(" ", "")}_seed{seed}')
-    cfg = fvit_config(weights, run.text['things'], run.data, work, seed, run.protocol.fvit_iters)
+    cfg = fvit_config(weights, run.text['things'], run.data, work, seed, run.protocol.fvit_iters,
+                      world=run.world)
     metrics = train_then_test(cfg, log_file=run.log_file(work), progress=progress)
     write_json(out, {k: v * 100 for k, v in ov_ap50(metrics).items()})
 
@@ -635,7 +651,8 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
                  methods: Sequence[str] = tuple(METHODS), fvit_detectors: bool = True,
                  precision_check: Optional[Sequence[int]] = None, iters_scale: float = 1.0,
                  images_scale: float = 1.0, verbose: bool = False,
-                 results_dir: Optional[str] = None) -> dict:
+                 results_dir: Optional[str] = None, world: int = 2,
+                 premises_only: bool = False) -> dict:
     """Run (or continue) a ToyWorld experiment in ``work_dir``; returns the summary.
 
     Every step is skipped when its output exists. ``quick``: the one-seed variant with
@@ -643,8 +660,12 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
     trained in fp32 (default: the protocol's). ``verbose``: stream the training runs' logs
     (otherwise each run's console output goes to ``console.log`` in its work dir).
     ``results_dir``: where the run's results are kept (default: ``work_dir``; see :class:`Run`).
+    ``world``: which world (:mod:`.worlds`); a world drawn above the CLIP's size checks its
+    premises on the stage-0 CLIP first (``premises.json``), and ``premises_only`` stops there
+    (returns that file's content).
     """
-    protocol = scaled(QUICK if quick else FULL, iters_scale, images_scale)
+    the_world = get_world(world)
+    protocol = scaled(the_world.quick if quick else the_world.full, iters_scale, images_scale)
     if seeds:
         protocol = replace(protocol, seeds=tuple(seeds))
     seeds = tuple(protocol.seeds)
@@ -661,7 +682,7 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
     if unknown:
         raise ValueError(f'unknown methods {unknown}; choose from {list(METHODS)}')
     methods = [m for m in METHODS if m in methods]
-    run = Run(work_dir, protocol, verbose, results_dir)
+    run = Run(work_dir, protocol, verbose, results_dir, world=the_world)
     every_seed = run.check_protocol()
     start = time.time()
 
@@ -670,6 +691,16 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
     run.step('text embeddings', run.text['concepts'], lambda _: text_embeddings(run))
     run.step('stage 0: zero-shot check', run.kept('stage0_eval.json'), lambda _: zero_shot(run))
     cache: dict = {}
+    if the_world.native:
+        premises_file = run.kept('premises.json')
+        run.step('stage 0: premise checks', premises_file, lambda _: check_premises(run, cache))
+        print(f'[toyworld] premises of {the_world.name} (stage-0 CLIP):\n'
+              + describe_premises(premises_file))
+        if premises_only:
+            return read_json(premises_file)
+    elif premises_only:
+        raise ValueError(f'{the_world.name} draws its scenes at the CLIP\'s own size: it has no '
+                         'premise checks')
     for seed in seeds:
         run_seed(run, seed, methods, fvit_detectors, cache)
     if list(methods) == list(METHODS) and not osp.exists(run.kept('panel.png')):

@@ -168,3 +168,27 @@ def test_refiner_ablation_trains_only_its_variants(toyworld_run, tmp_path, run_p
     assert re.findall(r'\] (.+?) +\d+\.\d s  ', again.stdout) == []
     unknown = run_python([*args[:-2], 'no-such-variant'], timeout=120)
     assert unknown.returncode == 2 and 'no-such-variant' in unknown.stderr
+
+
+def test_the_third_world_checks_its_premises_and_stops(tmp_path, run_python):
+    """--world 3 --premises: the native scenes, stage 0 on their 64 px views, the premise
+    checks with every registered bar; no seed is trained."""
+    import math
+    out = run_python(['tools/toyworld.py', '--world', '3', '--premises', '--quick',
+                      '--iters-scale', '0.04', '--images-scale', '0.05', '--threads', '1',
+                      '--work-dir', str(tmp_path)], timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    with open(tmp_path / 'premises.json') as f:
+        premises = json.load(f)
+    assert [name[:3] for name in premises['verdicts']] == ['P1a', 'P1b', 'P1c', 'P2a', 'P2b']
+    for verdict in premises['verdicts'].values():
+        assert math.isfinite(verdict['value']) and verdict['met'] == (
+            verdict['value'] >= verdict['bar'])
+    measured = premises['measured']
+    assert set(measured) == {'tokens_64', 'tokens_192', 'clip_64', 'clip_192', 'windows_192',
+                             'small_things'}
+    assert set(measured['small_things']) == {'crop', 'roi_64', 'roi_192'}
+    assert not glob.glob(str(tmp_path / 'towers' / '*'))
+    with open(tmp_path / 'data' / 'annotations' / 'instances_val.json') as f:
+        assert {image['width'] for image in json.load(f)['images']} == {192}
+    assert 'premises of toyworld3' in out.stdout
