@@ -15,9 +15,9 @@ import sys
 # run from a checkout: use its refclip_mm rather than an installed copy
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.toyworld import METHODS, run_toyworld
+from refclip_mm.toyworld import run_toyworld
 from refclip_mm.toyworld.ablation import REFINER_VARIANTS, run_refiner_ablation
-from refclip_mm.toyworld.worlds import get_world
+from refclip_mm.toyworld.worlds import WORLDS, get_world
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -38,7 +38,9 @@ def parse_args(argv=None):
                         help='keep the run\'s results here (the stage-0 CLIP, every measurement, '
                         'the tables); a run continues from it alone (default: the work dir)')
     parser.add_argument('--seeds', type=int, nargs='+', help='override the protocol\'s seeds')
-    parser.add_argument('--methods', nargs='+', choices=sorted(METHODS), default=list(METHODS))
+    parser.add_argument('--methods', nargs='+', default=None,
+                        choices=sorted({m for world in WORLDS.values() for m in world.methods}),
+                        help='stage-2 methods (default: every method of the world)')
     parser.add_argument('--no-fvit', action='store_true', help='skip the F-ViT detectors')
     parser.add_argument('--precision-check', type=int, nargs='*', default=None, metavar='SEED',
                         help='seeds whose CLIPSelf / R-SC-RLA are also trained in fp32 '

@@ -22,7 +22,8 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from .pipeline import REFINED, ZOOMED_WINDOWS
+from .pipeline import ZOOMED_WINDOWS
+from .worlds import REFINED
 
 REGISTERED = 'registered'
 TARGET_VIEW = 'target-view'

@@ -34,18 +34,14 @@ from .worlds import WORLD2, Protocol, World, get_world
 if TYPE_CHECKING:
     from mmengine.config import Config
 
-# stage-2 methods: the row label in the table, and the config key
-METHODS = {'CLIPSelf': 'clipself', 'RegionCLIP': 'regionclip', 'SC-RLA': 'sc_rla',
-           'R-SC-RLA': 'r_sc_rla'}
+# the second world's stage-2 methods: the row label in the table, and the files' name
+# (every world's: ``World.methods``)
+METHODS = {label: method.name for label, method in WORLD2.methods.items()}
 # a reference row: each token is its own 8 x 8 pixel patch (perfectly local, no semantics)
 PIXELS = 'Pixels'
-# the stage-0 CLIP with the seed's Refiner (claim 3a's row)
-REFINED = 'CLIP + Refiner'
 # a diagnostic row (the Refiner ablation): the stage-0 CLIP on 2 x 2 windows, each zoomed to the
 # evaluation size, i.e. the Refiner's training target applied to the whole image
 ZOOMED_WINDOWS = 'CLIP, zoomed windows'
-# the F-ViT rows: the towers claim 4 compares
-DETECTION_TOWERS = ('CLIP', 'CLIPSelf', 'R-SC-RLA')
 # stage-2 methods re-trained in fp32 on the precision-check seeds (the protocol trains in bf16)
 FP32_SUFFIX = ' (fp32)'
 PRECISION_CHECK = ('CLIPSelf', 'R-SC-RLA')
@@ -146,13 +142,20 @@ class Run:
         """Where a training run's console output goes (``None``: the console, when verbose)."""
         return None if self.verbose else osp.join(work, 'console.log')
 
-    def refiner(self, seed: int) -> str:
-        return self.path('refiners', f'refiner_seed{seed}.pth')
+    def refiner_name(self, refiner: Optional[str] = None) -> str:
+        """The files' name of a Refiner of the world (default: the main one)."""
+        if refiner is None or refiner == self.world.main_refiner:
+            return 'refiner'
+        return f'refiner_{refiner.lower()}'
+
+    def refiner(self, seed: int, refiner: Optional[str] = None) -> str:
+        """The Refiner file of ``seed`` (default: the world's main Refiner)."""
+        return self.path('refiners', f'{self.refiner_name(refiner)}_seed{seed}.pth')
 
     def tower(self, method: str, seed: int) -> str:
         """A stage-2 tower file; ``'<method> (fp32)'``: its fp32 re-training."""
         fp32 = method.endswith(FP32_SUFFIX)
-        name = METHODS[method[:-len(FP32_SUFFIX)] if fp32 else method]
+        name = self.world.methods[method[:-len(FP32_SUFFIX)] if fp32 else method].name
         return self.path('towers', f'{name}{"_fp32" if fp32 else ""}_seed{seed}.pth')
 
     def step(self, name: str, output: str, fn) -> None:
@@ -301,26 +304,29 @@ def describe_zero_shot(result: dict) -> str:
             f'shape {shot["shape"]:.1f}% (20%)')
 
 
-def refiner_config(run: Run, work: str, options: Optional[dict] = None) -> 'Config':
-    """The stage-1 config on the run's stage-0 CLIP and training scenes, with ``options`` by key
-    and work dir ``work``."""
-    return load_config(run.world.config('refiner'), work_dir=work, cfg_options={
+def refiner_config(run: Run, work: str, options: Optional[dict] = None,
+                   refiner: Optional[str] = None) -> 'Config':
+    """The stage-1 config of ``refiner`` (default: the world's main one) on the run's stage-0
+    CLIP and training scenes, with ``options`` by key and work dir ``work``."""
+    role = run.world.refiners[refiner or run.world.main_refiner]
+    return load_config(run.world.config(role), work_dir=work, cfg_options={
         'model.pretrained': run.clip, 'train_dataloader.dataset.data_root': run.data,
         **(options or {})})
 
 
 def refiner(run: Run, seed: int, progress=None, options: Optional[dict] = None,
-            iters_factor: float = 1.0, name: str = 'refiner',
-            out: Optional[str] = None) -> None:
-    """Stage 1 for ``seed``: the registered Refiner, or (the ablation) one trained with config
-    ``options`` by key and ``iters_factor`` times the steps, in work dir ``<name>_seed<seed>``
-    and exported to ``out`` (default: the run's Refiner of that seed)."""
+            iters_factor: float = 1.0, name: Optional[str] = None,
+            out: Optional[str] = None, refiner: Optional[str] = None) -> None:
+    """Stage 1 for ``seed``: the world's Refiner ``refiner`` (default: the main one), or (the
+    ablation) one trained with config ``options`` by key and ``iters_factor`` times the steps,
+    in work dir ``<name>_seed<seed>`` (default name: the Refiner's) and exported to ``out``
+    (default: the run's file of that Refiner and seed)."""
     from refclip_mm.models.refiner_file import export_refiner
-    work = run.path('work', f'{name}_seed{seed}')
-    cfg = refiner_config(run, work, {'randomness.seed': seed, **(options or {})})
+    work = run.path('work', f'{name or run.refiner_name(refiner)}_seed{seed}')
+    cfg = refiner_config(run, work, {'randomness.seed': seed, **(options or {})}, refiner)
     iters = max(1, int(round(run.protocol.refiner_iters * iters_factor)))
     train(fit_schedule(cfg, iters), log_file=run.log_file(work), progress=progress)
-    out = out or run.refiner(seed)
+    out = out or run.refiner(seed, refiner)
     os.makedirs(osp.dirname(out), exist_ok=True)
     export_refiner(last_checkpoint(work), out)
 
@@ -330,16 +336,17 @@ def stage2(run: Run, method: str, seed: int, fp32: bool = False, progress=None) 
     config's bf16 autocast) and convert it to a tower file."""
     from refclip_mm.models.trainers.convert import convert_stage2_checkpoint
     iters = run.protocol.stage2_iters
-    work = run.path('work', f'{METHODS[method]}{"_fp32" if fp32 else ""}_seed{seed}')
+    spec = run.world.methods[method]
+    work = run.path('work', f'{spec.name}{"_fp32" if fp32 else ""}_seed{seed}')
     options = {'model.pretrained': run.clip, 'randomness.seed': seed,
                'train_dataloader.dataset.data_root': run.data}
     if fp32:
         options['optim_wrapper.type'] = 'OptimWrapper'
     if method == 'RegionCLIP':
         options['model.concepts'] = run.text['concepts']
-    cfg = load_config(run.world.config(METHODS[method]), work_dir=work, cfg_options=options)
-    if method == 'R-SC-RLA':
-        set_hook_options(cfg, 'SCDDistillHook', refiner=run.refiner(seed))
+    cfg = load_config(run.world.config(spec.role), work_dir=work, cfg_options=options)
+    if spec.refiner is not None:
+        set_hook_options(cfg, 'SCDDistillHook', refiner=run.refiner(seed, spec.refiner))
     train(fit_schedule(cfg, iters, warmup=max(1, iters // 10)), log_file=run.log_file(work),
           progress=progress)
     out = run.tower(method + (FP32_SUFFIX if fp32 else ''), seed)
@@ -374,10 +381,12 @@ def dense_fn_of(run: Run, row: str, seed: int, refiner_file: Optional[str] = Non
     if row == ZOOMED_WINDOWS:
         return zoomed_windows(dense_fn_of(run, 'CLIP', seed), windows=2)
     torch.manual_seed(seed)
-    if row == REFINED:
+    refiners = {run.world.refined_row(key): key for key in run.world.refiners}
+    if row in refiners:
         module = MODELS.build(dict(type='refclip_mm.RefinerBackbone', clip_model=run.world.arch(),
                                    pretrained=run.clip,
-                                   refiner_checkpoint=refiner_file or run.refiner(seed),
+                                   refiner_checkpoint=refiner_file or run.refiner(
+                                       seed, refiners[row]),
                                    out_indices=()))
     else:
         module = build_image_tower(run.world.arch(),
@@ -480,25 +489,77 @@ def fvit_config(tower: str, things_text: str, data: str, work: str, seed: int, i
     return fit_schedule(cfg, iters, warmup=max(1, min(50, iters // 10)))
 
 
-def fvit(run: Run, row: str, seed: int, out: str, progress=None) -> None:
+DETECTOR_SEED_STRIDE = 100  # detector d of seed s trains with seed s + 100 d
+
+
+def fvit(run: Run, row: str, seed: int, out: str, progress=None, detector: int = 0) -> None:
+    """Train and test the F-ViT on ``row``'s tower of ``seed`` (its ``detector``-th detector:
+    seed ``seed + 100 detector``); base and novel AP50 (%) into ``out``."""
     weights = run.clip if row == 'CLIP' else run.tower(row, seed)
-    work = run.path('work', f'fvit_{row.lower().replace(" ", "")}_seed{seed}')
-    cfg = fvit_config(weights, run.text['things'], run.data, work, seed, run.protocol.fvit_iters,
+    suffix = f'_det{detector}' if detector else ''
+    work = run.path('work', f'fvit_{row.lower().replace(" ", "")}_seed{seed}{suffix}')
+    cfg = fvit_config(weights, run.text['things'], run.data, work,
+                      seed + DETECTOR_SEED_STRIDE * detector, run.protocol.fvit_iters,
                       world=run.world)
     metrics = train_then_test(cfg, log_file=run.log_file(work), progress=progress)
     write_json(out, {k: v * 100 for k, v in ov_ap50(metrics).items()})
 
 
+def detector_file(out: str, detector: int) -> str:
+    """Where detector ``detector`` of a tower and seed keeps its values (beside ``out``, the
+    file of their mean)."""
+    return out[:-len('.json')] + f'_det{detector}.json'
+
+
+def mean_of_detectors(files: Sequence[str], out: str) -> None:
+    """The mean AP50s of several detectors into ``out``, each detector's values beside them
+    (``<metric>_det<d>``)."""
+    values = [read_json(path) for path in files]
+    merged = {key: sum(v[key] for v in values) / len(values) for key in values[0]}
+    for detector, value in enumerate(values):
+        merged.update({f'{key}_det{detector}': v for key, v in value.items()})
+    write_json(out, merged)
+
+
+def detection_steps(run: Run, row: str, seed: int) -> None:
+    """The F-ViT runs of one tower and seed: one, or the world's ``detector_seeds`` and their
+    mean."""
+    from .report import fvit_file
+    out = fvit_file(run.results, row, seed)
+    count = run.world.detector_seeds
+    if count == 1:
+        run.step(f'F-ViT on {row}, seed {seed}', out, lambda bar: fvit(run, row, seed, out, bar))
+        return
+    files = [detector_file(out, d) for d in range(count)]
+    for detector, path in enumerate(files):
+        run.step(f'F-ViT on {row}, seed {seed}, detector {detector}', path,
+                 lambda bar: fvit(run, row, seed, path, bar, detector))
+    run.step(f'F-ViT on {row}, seed {seed}: mean of {count} detectors', out,
+             lambda _: mean_of_detectors(files, out))
+
+
 # ------------------------------------------------------------------------------------ report
-def rows_of(methods: Sequence[str]) -> List[str]:
-    """Table rows: the pixel reference, the stage-0 tower, with its Refiner (when R-SC-RLA runs),
-    and every stage-2 method."""
-    refiner = [REFINED] if 'R-SC-RLA' in methods else []
-    return [PIXELS, 'CLIP', *refiner, *methods]
+def refiners_used(world: World, methods: Sequence[str]) -> List[str]:
+    """The world's Refiners that an R-SC-RLA among ``methods`` follows its teacher with."""
+    used = {world.methods[m].refiner for m in methods}
+    return [key for key in world.refiners if key in used]
 
 
-def detection_rows(methods: Sequence[str]) -> List[str]:
-    return [row for row in DETECTION_TOWERS if row == 'CLIP' or row in methods]
+def rows_of(world: World, methods: Sequence[str]) -> List[str]:
+    """Table rows: the pixel reference, the stage-0 tower, with each Refiner an R-SC-RLA
+    method uses, and every stage-2 method."""
+    refined = [world.refined_row(key) for key in refiners_used(world, methods)]
+    return [PIXELS, 'CLIP', *refined, *methods]
+
+
+def detection_rows(world: World, methods: Sequence[str]) -> List[str]:
+    return [row for row in world.detection_towers if row == 'CLIP' or row in methods]
+
+
+def teachers(world: World, methods: Sequence[str]) -> List[Tuple[str, str]]:
+    """``(R-SC-RLA row, CLIP + its Refiner row)`` of each Refiner-following method run."""
+    return [(m, world.refined_row(world.methods[m].refiner)) for m in methods
+            if world.methods[m].refiner is not None]
 
 
 def report(run: Run, methods: Sequence[str], with_detection: bool) -> Tuple[dict, str]:
@@ -507,8 +568,8 @@ def report(run: Run, methods: Sequence[str], with_detection: bool) -> Tuple[dict
     from .report import (DETECTION_SECTION, claims_for, collect, decide_claims, format_decisions,
                          format_table, section_of)
     p = run.protocol
-    table = collect(run.results, rows_of(methods), p.seeds, p.eval_sizes,
-                    detection_rows(methods) if with_detection else ())
+    table = collect(run.results, rows_of(run.world, methods), p.seeds, p.eval_sizes,
+                    detection_rows(run.world, methods) if with_detection else ())
     titles = dict(METRICS + DETECTION + REGION_PARTS)
     parts = []
     for size in p.eval_sizes:
@@ -517,7 +578,8 @@ def report(run: Run, methods: Sequence[str], with_detection: bool) -> Tuple[dict
     if with_detection:
         parts.append('F-ViT (trained on the base classes at the stage-2 size):\n\n'
                      + format_table(table[DETECTION_SECTION], DETECTION))
-    decided = decide_claims(table, claims_for(max(p.eval_sizes), min(p.eval_sizes)))
+    decided = decide_claims(table, claims_for(max(p.eval_sizes), min(p.eval_sizes),
+                                              teachers(run.world, methods)))
     parts.append('Claims (paired differences over seeds):\n\n'
                  + format_decisions(decided, titles))
     parts.append(f'Region classification parts at {max(p.eval_sizes)} px:\n\n' + format_table(
@@ -579,9 +641,10 @@ def seed_measurements(run: Run, seed: int, methods: Sequence[str], fvit_detector
     results dir)."""
     from .report import eval_file, fvit_file
     files = [eval_file(run.results, row, seed, size)
-             for row in rows_of(methods) for size in run.protocol.eval_sizes]
+             for row in rows_of(run.world, methods) for size in run.protocol.eval_sizes]
     if fvit_detectors:
-        files += [fvit_file(run.results, row, seed) for row in detection_rows(methods)]
+        files += [fvit_file(run.results, row, seed)
+                  for row in detection_rows(run.world, methods)]
     return files
 
 
@@ -597,10 +660,11 @@ def all_exist(paths: Sequence[str]) -> bool:
 
 
 def train_seed(run: Run, seed: int, methods: Sequence[str]) -> None:
-    """Stage 1 and every stage-2 method of one seed."""
-    if 'R-SC-RLA' in methods:
-        run.step(f'stage 1: Refiner, seed {seed}', run.refiner(seed),
-                 lambda bar: refiner(run, seed, progress=bar))
+    """Stage 1 (each Refiner an R-SC-RLA method uses) and every stage-2 method of one seed."""
+    for key in refiners_used(run.world, methods):
+        label = '' if key == run.world.main_refiner else f' ({key})'
+        run.step(f'stage 1: Refiner{label}, seed {seed}', run.refiner(seed, key),
+                 lambda bar: refiner(run, seed, progress=bar, refiner=key))
     for method in methods:
         run.step(f'stage 2: {method}, seed {seed}', run.tower(method, seed),
                  lambda bar: stage2(run, method, seed, progress=bar))
@@ -609,7 +673,7 @@ def train_seed(run: Run, seed: int, methods: Sequence[str]) -> None:
 def draw_panel(run: Run, seed: int, methods: Sequence[str]) -> None:
     """The panel of every tower's dense features (drawn once per results dir, from the first
     seed that has every method)."""
-    rows = [row for row in rows_of(methods) if row != PIXELS]
+    rows = [row for row in rows_of(run.world, methods) if row != PIXELS]
     run.step('panel', run.kept('panel.png'),
              lambda _: panel(run, rows, run.kept('panel.png'), seed=seed))
 
@@ -618,7 +682,6 @@ def run_seed(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
              cache: dict) -> None:
     """One seed from training to its last measurement; nothing is trained when every
     measurement of the seed is already in the results dir."""
-    from .report import fvit_file
     p = run.protocol
     wanted = seed_measurements(run, seed, methods, fvit_detectors)
     if seed in p.precision_check_seeds:
@@ -629,15 +692,13 @@ def run_seed(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
         return
     record_machine(run, f'seed {seed}')
     train_seed(run, seed, methods)
-    for row in rows_of(methods):
+    for row in rows_of(run.world, methods):
         for size in p.eval_sizes:
             evaluate_step(run, row, seed, size, cache)
     if fvit_detectors:
-        for row in detection_rows(methods):
-            out = fvit_file(run.results, row, seed)
-            run.step(f'F-ViT on {row}, seed {seed}', out,
-                     lambda bar: fvit(run, row, seed, out, bar))
-    if list(methods) == list(METHODS):
+        for row in detection_rows(run.world, methods):
+            detection_steps(run, row, seed)
+    if list(methods) == list(run.world.methods):
         draw_panel(run, seed, methods)  # while this seed's towers are at hand
     if seed in p.precision_check_seeds:
         for method in (m for m in PRECISION_CHECK if m in methods):
@@ -648,7 +709,7 @@ def run_seed(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
 
 
 def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[int]] = None,
-                 methods: Sequence[str] = tuple(METHODS), fvit_detectors: bool = True,
+                 methods: Optional[Sequence[str]] = None, fvit_detectors: bool = True,
                  precision_check: Optional[Sequence[int]] = None, iters_scale: float = 1.0,
                  images_scale: float = 1.0, verbose: bool = False,
                  results_dir: Optional[str] = None, world: int = 2,
@@ -678,10 +739,12 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
         print('[toyworld] this CPU has no native bf16: every step trains in fp32, so the bf16 '
               'precision check is skipped')
         protocol = replace(protocol, precision_check_seeds=())
-    unknown = [m for m in methods if m not in METHODS]
+    methods = list(the_world.methods) if methods is None else methods
+    unknown = [m for m in methods if m not in the_world.methods]
     if unknown:
-        raise ValueError(f'unknown methods {unknown}; choose from {list(METHODS)}')
-    methods = [m for m in METHODS if m in methods]
+        raise ValueError(f'unknown methods {unknown} for {the_world.name}; choose from '
+                         f'{list(the_world.methods)}')
+    methods = [m for m in the_world.methods if m in methods]
     run = Run(work_dir, protocol, verbose, results_dir, world=the_world)
     every_seed = run.check_protocol()
     start = time.time()
@@ -703,7 +766,7 @@ def run_toyworld(work_dir: str, quick: bool = False, seeds: Optional[Sequence[in
                          'premise checks')
     for seed in seeds:
         run_seed(run, seed, methods, fvit_detectors, cache)
-    if list(methods) == list(METHODS) and not osp.exists(run.kept('panel.png')):
+    if list(methods) == list(the_world.methods) and not osp.exists(run.kept('panel.png')):
         # the panel shows every tower of one seed; when only that seed's measurements were
         # kept, its towers are trained again
         train_seed(run, seeds[0], methods)

@@ -97,31 +97,37 @@ class Claim:
     sign: int
 
 
-def claims_for(stage2_size: int, native_size: int = 64) -> List[Claim]:
+def claims_for(stage2_size: int, native_size: int = 64,
+               teachers: Sequence[Tuple[str, str]] = (('R-SC-RLA', 'CLIP + Refiner'), ),
+               ) -> List[Claim]:
     """The pre-registered claims (docs/toyworld.md, "Decision rules"), dense metrics at both
-    evaluation sizes, region and segmentation metrics at the stage-2 size."""
-    from .pipeline import REFINED
+    evaluation sizes, region and segmentation metrics at the stage-2 size. ``teachers``: per
+    R-SC-RLA row, the row of CLIP followed by its teacher's Refiner (claims 3 and 3a are made
+    for each; claim 4 for the first)."""
+    main = teachers[0][0] if teachers else 'R-SC-RLA'
     out = []
     for size in (stage2_size, native_size):
         sec = section_of(size)
         for metric in ('unsup_miou', 'probe_miou'):
             out += [Claim('1. RLA degrades dense quality', sec, metric, 'CLIPSelf', 'CLIP', -1),
                     Claim('1. RLA degrades dense quality', sec, metric, 'RegionCLIP', 'CLIP', -1),
-                    Claim('2. SCD keeps it', sec, metric, 'SC-RLA', 'CLIPSelf', +1),
-                    Claim('3. the Refiner makes SCD better', sec, metric, 'R-SC-RLA', 'SC-RLA',
-                          +1),
-                    Claim('3a. the Refiner refines CLIP', sec, metric, REFINED, 'CLIP', +1)]
-        out += [Claim('3a. the Refiner refines CLIP', sec, 'locality', REFINED, 'CLIP', -1),
-                Claim('1. RLA degrades dense quality', sec, 'locality', 'CLIPSelf', 'CLIP', +1)]
+                    Claim('2. SCD keeps it', sec, metric, 'SC-RLA', 'CLIPSelf', +1)]
+            out += [Claim('3. the Refiner makes SCD better', sec, metric, method, 'SC-RLA', +1)
+                    for method, _ in teachers]
+            out += [Claim('3a. the Refiner refines CLIP', sec, metric, refined, 'CLIP', +1)
+                    for _, refined in teachers]
+        out += [Claim('3a. the Refiner refines CLIP', sec, 'locality', refined, 'CLIP', -1)
+                for _, refined in teachers]
+        out += [Claim('1. RLA degrades dense quality', sec, 'locality', 'CLIPSelf', 'CLIP', +1)]
     sec = section_of(stage2_size)
-    out += [Claim('3. the Refiner makes SCD better', sec, 'ov_seg_miou', 'R-SC-RLA', 'SC-RLA', +1),
-            Claim('4. alignment improves', sec, 'box_top1', 'R-SC-RLA', 'CLIP', +1),
-            Claim('4. alignment improves', sec, 'mask_top1', 'R-SC-RLA', 'CLIP', +1),
-            Claim('4. alignment improves', sec, 'ov_seg_miou', 'R-SC-RLA', 'CLIP', +1),
-            Claim('4. alignment improves', DETECTION_SECTION, 'novel_ap50', 'R-SC-RLA', 'CLIP',
-                  +1),
-            Claim('4. alignment improves', DETECTION_SECTION, 'novel_ap50', 'R-SC-RLA',
-                  'CLIPSelf', +1)]
+    out += [Claim('3. the Refiner makes SCD better', sec, 'ov_seg_miou', method, 'SC-RLA', +1)
+            for method, _ in teachers]
+    out += [Claim('4. alignment improves', sec, 'box_top1', main, 'CLIP', +1),
+            Claim('4. alignment improves', sec, 'mask_top1', main, 'CLIP', +1),
+            Claim('4. alignment improves', sec, 'ov_seg_miou', main, 'CLIP', +1),
+            Claim('4. alignment improves', DETECTION_SECTION, 'novel_ap50', main, 'CLIP', +1),
+            Claim('4. alignment improves', DETECTION_SECTION, 'novel_ap50', main, 'CLIPSelf',
+                  +1)]
     return out
 
 

@@ -12,7 +12,7 @@ the zero-shot scenes of a run are drawn with the same settings (:meth:`World.sce
 """
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 from ..utils.paths import config_root
 
@@ -44,6 +44,21 @@ QUICK_SIZES = dict(train_images=600, val_images=100, stage0_iters=60, stage0_bat
 
 
 @dataclass(frozen=True)
+class Stage2Method:
+    """A stage-2 method of a world.
+
+    Attributes:
+        role: its config's role in :attr:`World.configs`.
+        name: its files' name (``towers/<name>_seed<s>.pth``, ``work/<name>_seed<s>``).
+        refiner: for R-SC-RLA, the Refiner (a key of :attr:`World.refiners`) that follows the
+            SCD teacher; ``None``: no Refiner.
+    """
+    role: str
+    name: str
+    refiner: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class World:
     """A generated world: its configs by role and the protocols it runs with.
 
@@ -54,12 +69,29 @@ class World:
             ``r_sc_rla``, ``fvit``) the config's file name in ``config_dir``.
         full: the decisive protocol.
         quick: the pipeline check.
+        methods: the stage-2 methods by table row, in table order.
+        refiners: per Refiner (stage 1) its config role; the first is the main one, whose row
+            is ``CLIP + Refiner`` (the others: ``CLIP + Refiner (<key>)``).
+        detection_towers: the rows an F-ViT is trained on.
+        detector_seeds: F-ViT runs per tower and seed (their mean is the tower's value).
     """
     name: str
     config_dir: str
     configs: Dict[str, str]
     full: Protocol
     quick: Protocol
+    methods: Dict[str, Stage2Method]
+    refiners: Dict[str, str]
+    detection_towers: Tuple[str, ...] = ('CLIP', 'CLIPSelf', 'R-SC-RLA')
+    detector_seeds: int = 1
+
+    @property
+    def main_refiner(self) -> str:
+        return next(iter(self.refiners))
+
+    def refined_row(self, refiner: str) -> str:
+        """The table row of the stage-0 CLIP followed by ``refiner``."""
+        return REFINED if refiner == self.main_refiner else f'{REFINED} ({refiner})'
 
     def config(self, role: str) -> str:
         """The path of the config of ``role``."""
@@ -94,6 +126,9 @@ class World:
         return self.scene_cfg().image_size > self.clip_size()
 
 
+# the row of the stage-0 CLIP followed by the main Refiner (claim 3a)
+REFINED = 'CLIP + Refiner'
+
 _STAGES = dict(
     refiner='refiner_clip-toy_1xb16-200i_scenes-128.py',
     clipself='clipself_clip-toy_1xb8-200i_scenes-192.py',
@@ -102,15 +137,33 @@ _STAGES = dict(
     r_sc_rla='clipself-rsc_clip-toy_1xb8-200i_scenes-192.py',
     fvit='fvit-faster-rcnn_clip-toy_1xb8-600i_scenes-192.py')
 
+_METHODS = {'CLIPSelf': Stage2Method('clipself', 'clipself'),
+            'RegionCLIP': Stage2Method('regionclip', 'regionclip'),
+            'SC-RLA': Stage2Method('sc_rla', 'sc_rla')}
+
 WORLD2 = World(
     'toyworld', 'toyworld',
     dict(stage0='stage0_clip-toy_1xb256-800i_scenes-64.py', **_STAGES),
-    full=Protocol(), quick=Protocol(**QUICK_SIZES))
+    full=Protocol(), quick=Protocol(**QUICK_SIZES),
+    methods=dict(_METHODS, **{'R-SC-RLA': Stage2Method('r_sc_rla', 'r_sc_rla', 'InfoNCE')}),
+    refiners={'InfoNCE': 'refiner'})
 
+# The third world trains both Refiners: the per-token cosine one the package ships (its R-SC-RLA
+# is the main row) and the InfoNCE one the second world was registered with; the stages after
+# stage 0 use the second world's configs (the pipeline points them at the world's scenes).
 WORLD3 = World(
     'toyworld3', 'toyworld3',
-    dict(stage0='stage0_clip-toy_1xb256-1000i_native-scenes-192to64.py'),
-    full=Protocol(stage0_iters=1000), quick=Protocol(**QUICK_SIZES))
+    dict(stage0='stage0_clip-toy_1xb256-1000i_native-scenes-192to64.py',
+         refiner='refiner-cosine_clip-toy_1xb16-200i_native-scenes-128.py',
+         **{role: osp.join('..', 'toyworld', name) for role, name in _STAGES.items()
+            if role != 'refiner'},
+         refiner_infonce=osp.join('..', 'toyworld', _STAGES['refiner'])),
+    full=Protocol(stage0_iters=1000), quick=Protocol(**QUICK_SIZES),
+    methods=dict(_METHODS, **{
+        'R-SC-RLA': Stage2Method('r_sc_rla', 'r_sc_rla', 'cosine'),
+        'R-SC-RLA (InfoNCE)': Stage2Method('r_sc_rla', 'r_sc_rla_infonce', 'InfoNCE')}),
+    refiners={'cosine': 'refiner', 'InfoNCE': 'refiner_infonce'},
+    detector_seeds=2)
 
 WORLDS: Dict[int, World] = {2: WORLD2, 3: WORLD3}
 

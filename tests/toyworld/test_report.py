@@ -53,3 +53,34 @@ def test_table_cells_are_mean_and_interval_half_width():
                         [('unsup_miou', 'unsup'), ('locality', 'loc'), ('probe_miou', 'probe')])
     # t(0.975, 2) = 4.303, std 2, n 3: half-width 4.97
     assert '| CLIP | 12.0 ± 5.0 | 0.50 | - |' in text
+
+
+def test_claims_3_and_3a_are_made_for_each_refiners_teacher():
+    teachers = [('R-SC-RLA', 'CLIP + Refiner'),
+                ('R-SC-RLA (InfoNCE)', 'CLIP + Refiner (InfoNCE)')]
+    claims = claims_for(192, 64, teachers)
+    for method, refined in teachers:
+        for size in ('192px', '64px'):
+            assert {c.metric for c in claims if c.a == method and c.b == 'SC-RLA'
+                    and c.section == size} >= {'unsup_miou', 'probe_miou'}
+            assert {c.metric for c in claims if c.a == refined and c.section == size} == \
+                {'unsup_miou', 'probe_miou', 'locality'}
+    # claim 4 (alignment, detection) is the main teacher's only
+    assert {c.a for c in claims if c.claim.startswith('4.')} == {'R-SC-RLA'}
+    # with one teacher: the second world's registered claims, in their order
+    one = claims_for(192, 64)
+    assert [c for c in claims if 'InfoNCE' not in c.a] == one
+
+
+def test_several_detectors_are_averaged_and_each_is_kept(tmp_path):
+    from refclip_mm.toyworld.pipeline import detector_file, mean_of_detectors
+    out = str(tmp_path / 'fvit_clip_seed0.json')
+    files = [detector_file(out, d) for d in range(2)]
+    assert files[1].endswith('fvit_clip_seed0_det1.json')
+    write(files[0], dict(base_ap50=40.0, novel_ap50=3.0))
+    write(files[1], dict(base_ap50=50.0, novel_ap50=6.0))
+    mean_of_detectors(files, out)
+    with open(out) as f:
+        assert json.load(f) == dict(base_ap50=45.0, novel_ap50=4.5, base_ap50_det0=40.0,
+                                    novel_ap50_det0=3.0, base_ap50_det1=50.0,
+                                    novel_ap50_det1=6.0)
