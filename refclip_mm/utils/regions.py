@@ -10,7 +10,10 @@ for a frozen tower. Conventions:
   ``spatial_scale = 1 / p``;
 * RoIAlign is mmcv's with ``aligned=True`` (a pixel is the unit square around its centre);
   its CPU kernel takes float32 only, so CPU inputs of another dtype (a bf16 map) are pooled
-  in float32 and returned in their own dtype.
+  in float32 and returned in their own dtype;
+* mmcv's RoIAlign (CPU and CUDA) reads a map's memory as contiguous ``NCHW`` whatever its
+  strides, so a channels-last map or a permuted view gives wrong features without an error:
+  every map handed to it goes through :func:`as_nchw` (here, and in the detector's RoI head).
 
 The module sits in ``utils`` (not ``models``) because the CLIP towers of
 :mod:`refclip_mm.clip` use it and ``models`` imports them.
@@ -55,6 +58,17 @@ def boxes_to_rois(boxes: BoxesType, batch_size: int, device: Optional[torch.devi
     return rois.to(device=device, dtype=dtype)
 
 
+def as_nchw(x: torch.Tensor) -> torch.Tensor:
+    """``x`` laid out as mmcv's RoIAlign reads it: contiguous ``NCHW`` memory.
+
+    mmcv's kernels index the raw memory of a ``B x C x H x W`` map as ``NCHW`` and ignore its
+    strides; a channels-last map (``x.contiguous(memory_format=torch.channels_last)``, what
+    convolutions return for channels-last inputs) or a permuted view is read scrambled. Returns
+    ``x`` itself when it is already contiguous (no copy), else a contiguous copy (differentiable).
+    """
+    return x if x.is_contiguous() else x.contiguous()
+
+
 def roi_align_dtype(x: torch.Tensor) -> torch.dtype:
     """The dtype RoIAlign runs in for ``x``: float32 on CPU (mmcv's CPU kernel takes no
     other), ``x``'s own dtype on CUDA (half, bfloat16 and double are supported there)."""
@@ -78,7 +92,8 @@ def roi_align(x: torch.Tensor, rois: torch.Tensor, output_size: SizeType,
     """mmcv RoIAlign (average pooling) of ``x`` over ``rois``, any dtype on CPU.
 
     Args:
-        x: ``B x C x H x W`` map (a dense feature map or images).
+        x: ``B x C x H x W`` map (a dense feature map or images), in any memory layout
+            (:func:`as_nchw`).
         rois: ``K x 5`` rows ``(batch_index, x1, y1, x2, y2)``, scaled by ``spatial_scale``
             onto ``x``'s grid.
         output_size: ``s`` or ``(s_h, s_w)``.
@@ -93,7 +108,7 @@ def roi_align(x: torch.Tensor, rois: torch.Tensor, output_size: SizeType,
     if isinstance(output_size, int):
         output_size = (output_size, output_size)
     dtype = roi_align_dtype(x)
-    out = mmcv_roi_align(x.contiguous().to(dtype), rois.to(device=x.device, dtype=dtype),
+    out = mmcv_roi_align(as_nchw(x).to(dtype), rois.to(device=x.device, dtype=dtype),
                          tuple(int(s) for s in output_size), float(spatial_scale),
                          int(sampling_ratio), 'avg', aligned)
     return out.to(x.dtype)

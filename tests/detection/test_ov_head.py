@@ -3,10 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from factories import class_embeddings_file
+from mmdet.structures import DetDataSample
 
 from refclip_mm.datasets.ov_detection import split_classes
 from refclip_mm.datasets.synthetic import NOVEL_THING_CLASSES, THING_CLASSES
-from refclip_mm.models.detectors import OVBBoxHead, clip_region_probs, fuse_scores
+from refclip_mm.models.detectors import OVBBoxHead, OVRoIHead, clip_region_probs, fuse_scores
 
 
 def make_head(embeddings, **kwargs):
@@ -109,3 +110,62 @@ def test_backbone_checkpoint_that_is_not_a_clip_tower_is_refused(fvit_assets, tm
         cfg.backbone.pretrained = bogus
         with pytest.raises(CheckpointError):
             MODELS.build(cfg)
+
+
+def test_roi_head_pools_channels_last_maps_as_their_values_say(fvit_assets):
+    """A backbone or neck may return channels-last maps (convolutions keep that layout); mmcv's
+    RoIAlign reads memory as NCHW, so the RoI head hands its extractors contiguous maps."""
+    from mmdet.utils import register_all_modules
+    from mmengine.config import ConfigDict
+    from mmengine.registry import DefaultScope
+    from mmengine.structures import InstanceData
+    register_all_modules(init_default_scope=False)
+    args = dict(type='OVBBoxHead', class_embeddings=fvit_assets['embeddings'],
+                class_names=list(THING_CLASSES), novel_classes=list(NOVEL_THING_CLASSES),
+                in_channels=8, roi_feat_size=7, num_shared_convs=0, num_shared_fcs=1,
+                num_cls_fcs=0, num_reg_fcs=0, fc_out_channels=16)
+    extractor = dict(type='SingleRoIExtractor', out_channels=8, featmap_strides=[4, 8],
+                     roi_layer=dict(type='RoIAlign', output_size=7, sampling_ratio=0))
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        head = OVRoIHead(bbox_roi_extractor=extractor, bbox_head=args,
+                         mask_roi_extractor=dict(extractor, roi_layer=dict(
+                             type='RoIAlign', output_size=14, sampling_ratio=0)),
+                         mask_head=dict(type='FCNMaskHead', num_convs=1, in_channels=8,
+                                        conv_out_channels=8, num_classes=1, class_agnostic=True),
+                         test_cfg=ConfigDict(score_thr=0.0, max_per_img=10, mask_thr_binary=0.5,
+                                             nms=dict(type='nms', iou_threshold=0.5)))
+    maps = (torch.randn(2, 8, 16, 16), torch.randn(2, 8, 8, 8))
+    channels_last = tuple(m.contiguous(memory_format=torch.channels_last) for m in maps)
+    assert all(torch.equal(a, b) and not b.is_contiguous() for a, b in zip(maps, channels_last))
+    rois = torch.tensor([[0, 4., 4., 40., 36.], [1, 10., 2., 60., 50.], [1, 0., 0., 64., 64.],
+                         [0, 20., 30., 28., 40.]])
+    # without the guard the numbers differ: mmdet's extractor alone reads them scrambled
+    assert not torch.allclose(head.bbox_roi_extractor(channels_last, rois),
+                              head.bbox_roi_extractor(maps, rois))
+    regions = torch.randn(4, 32)
+    for training in (True, False):  # mmdet's box forward, and the fused one of test time
+        head.train(training)
+        head._clip_regions = None if training else (lambda r: regions[:r.shape[0]])
+        with torch.no_grad():
+            expected, got = head._bbox_forward(maps, rois), head._bbox_forward(channels_last, rois)
+        for key in ('bbox_feats', 'cls_score', 'bbox_pred'):
+            assert torch.equal(got[key], expected[key]), (training, key)
+    head._clip_regions = None
+    with torch.no_grad():
+        expected, got = head._mask_forward(maps, rois), head._mask_forward(channels_last, rois)
+    assert torch.equal(got['mask_feats'], expected['mask_feats'])
+    assert torch.equal(got['mask_preds'], expected['mask_preds'])
+    # the whole test-time path, CLIP scores fused
+    proposals = [InstanceData(bboxes=rois[rois[:, 0] == i, 1:], scores=torch.ones(2))
+                 for i in range(2)]
+    samples = [DetDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64),
+                                           scale_factor=(1.0, 1.0))) for _ in range(2)]
+    clip_regions = (lambda r: F.normalize(r[:, 1:].repeat(1, 8), dim=-1))  # K x 32
+    with torch.no_grad():
+        results = [head.predict(x, proposals, samples, clip_regions=clip_regions)
+                   for x in (maps, channels_last)]
+    for expected, got in zip(*results):
+        assert len(expected) > 0
+        for key in ('bboxes', 'scores', 'labels', 'masks'):
+            assert torch.equal(got[key], expected[key]), key
