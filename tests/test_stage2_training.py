@@ -50,25 +50,47 @@ def stage2_run(synthetic_root, inputs, tmp_path_factory):
     work_dir = str(tmp_path_factory.mktemp('stage2'))
     runner = Runner.from_cfg(tiny_cfg(synthetic_root, inputs, work_dir, 4))
     runner.train()
-    model = runner.model
-    initial = model.initial_tower.checksum()
-    hook = next(h for h in runner.hooks if type(h).__name__ == 'SCDDistillHook')
-    weights = runner.message_hub.get_scalar('train/scd_weight').data[0].tolist()
+    initial = runner.model.initial_tower.checksum()
     resumed = Runner.from_cfg(tiny_cfg(synthetic_root, inputs, work_dir, 6, resume=True))
     resumed.train()
-    return dict(work_dir=work_dir, runner=resumed, hook=hook, weights=weights, initial=initial,
-                first_model=model)
+    return dict(work_dir=work_dir, runner=resumed, initial=initial)
 
 
-def test_scd_switches_on_after_ten_percent_and_uses_the_refined_teacher(stage2_run):
-    hook = stage2_run['hook']
-    assert hook.start_iter == 0  # 10% of 4 iterations
-    assert stage2_run['weights'] == pytest.approx([0.4] * 4)
+@pytest.fixture(scope='module')
+def scd_switch_run(synthetic_root, inputs, tmp_path_factory):
+    """10 cheap iterations (2 images, one grid box each): SCD (start_ratio 0.1) is off at
+    iteration 0 and on from iteration 1; scd_agreement is asked for at every iteration."""
+    work_dir = str(tmp_path_factory.mktemp('stage2_scd_switch'))
+    cfg = tiny_cfg(synthetic_root, inputs, work_dir, 10)
+    cfg.train_dataloader.batch_size = 2
+    cfg.train_dataloader.dataset.pipeline[2].max_split = 1
+    cfg.custom_hooks[0].agreement_interval = 1
+    cfg.default_hooks.checkpoint.interval = 10
+    cfg.experiment_name = 'stage2_scd_switch'
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    hub = runner.message_hub
+    history = {key: hub.get_scalar(f'train/{key}').data[0].tolist()
+               for key in ('loss_scd', 'scd_weight', 'scd_agreement', 'loss_clipself')}
+    hook = next(h for h in runner.hooks if type(h).__name__ == 'SCDDistillHook')
+    return dict(runner=runner, hook=hook, history=history)
+
+
+def test_scd_switches_on_after_ten_percent_and_uses_the_refined_teacher(scd_switch_run):
+    hook, history = scd_switch_run['hook'], scd_switch_run['history']
+    assert len(history['loss_clipself']) == 10  # one value per iteration
+    # 10% of 10 iterations: off at iteration 0 (the term exactly 0, weight 0, no teacher
+    # forward, so no scd_agreement), on from iteration 1 (a positive term, weight 0.4,
+    # scd_agreement at every iteration)
+    assert history['loss_scd'][0] == 0.0, history['loss_scd']
+    assert all(value > 0.0 for value in history['loss_scd'][1:]), history['loss_scd']
+    assert history['scd_weight'] == pytest.approx([0.0] + [0.4] * 9)
+    assert len(history['scd_agreement']) == 9
+    assert hook.start_ratio == 0.1 and hook.start_iter == 1
+    assert all(-1.0 <= value <= 1.0 for value in history['scd_agreement'])
     assert hook.term.teacher.refiner is not None  # R-SC-RLA
     # the teacher's tower is the model's initial tower: shared, not a second copy
-    assert hook.term.teacher.tower is stage2_run['first_model'].initial_tower
-    agreement = stage2_run['runner'].message_hub.get_scalar('train/scd_agreement').current()
-    assert -1.0 <= agreement <= 1.0
+    assert hook.term.teacher.tower is scd_switch_run['runner'].model.initial_tower
 
 
 def test_schedule_keeps_scd_off_early():

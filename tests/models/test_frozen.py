@@ -69,12 +69,46 @@ def test_freeze_parts_and_the_mixin_keep_frozen_modules_in_eval():
     assert net.body.training and not net.head.training
 
 
-def test_auto_precision_is_bf16_exactly_where_the_device_has_it():
-    from refclip_mm.utils.precision import autocast_dtype, native_bf16
-    assert isinstance(native_bf16('cpu'), bool)
-    assert autocast_dtype('auto', 'cpu') == (torch.bfloat16 if native_bf16('cpu') else None)
-    assert autocast_dtype('bf16', 'cpu') == torch.bfloat16  # asked for: always
-    assert autocast_dtype('fp32', 'cpu') is None
-    tower = FrozenModule(nn.Linear(4, 4))
-    out = tower('forward', torch.randn(2, 4), precision='auto')
-    assert out.dtype == torch.float32  # returned in the input's dtype either way
+def test_auto_precision_is_bf16_exactly_where_the_device_has_it(monkeypatch):
+    import io
+
+    from refclip_mm.utils import precision
+    detect = precision.native_bf16.__wrapped__  # without the cache, to vary the device
+    # where the device has bf16: CUDA that supports it; a CPU whose oneDNN says so, or whose
+    # flags show avx512_bf16 / amx_bf16 when oneDNN cannot answer; nothing else
+    for available, supported, expected in ((False, True, False), (True, False, False),
+                                           (True, True, True)):
+        monkeypatch.setattr(torch.cuda, 'is_available', lambda: available)
+        monkeypatch.setattr(torch.cuda, 'is_bf16_supported', lambda *a, **k: supported)
+        assert detect('cuda') is expected, (available, supported)
+    for onednn in (True, False):
+        monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', lambda: onednn)
+        assert detect('cpu') is onednn
+
+    def no_onednn():
+        raise RuntimeError('no oneDNN in this build')
+    monkeypatch.setattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', no_onednn)
+    for flags, expected in (('fpu avx2 fma', False), ('avx2 avx512_bf16', True),
+                            ('avx2 amx_bf16 amx_tile', True)):
+        monkeypatch.setattr(precision, 'open', lambda *a, **k: io.StringIO(f'flags : {flags}\n'),
+                            raising=False)
+        assert detect('cpu') is expected, flags
+    assert detect('mps') is False
+
+    # 'auto' follows that answer; the other names do not depend on it
+    tower = FrozenModule(nn.Sequential(nn.Linear(4, 4)))  # calls forward: hook the inner one
+    seen = []
+    tower.module[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    for native in (True, False):
+        monkeypatch.setattr(precision, 'native_bf16', lambda device_type: native)
+        auto = torch.bfloat16 if native else None
+        assert precision.autocast_dtype('auto', 'cpu') == auto
+        assert precision.autocast_dtype('bf16', 'cpu') == torch.bfloat16  # asked for: always
+        assert precision.autocast_dtype('fp16', 'cuda') == torch.float16
+        assert precision.autocast_dtype('fp32', 'cpu') is None
+        # a frozen forward in 'auto' runs its products in bf16 exactly when the device has it,
+        # and returns the input's dtype either way
+        seen.clear()
+        out = tower('forward', torch.randn(2, 4), precision='auto')
+        assert seen == [torch.bfloat16 if native else torch.float32], native
+        assert out.dtype == torch.float32

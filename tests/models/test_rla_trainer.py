@@ -50,15 +50,40 @@ def test_clipself_step_trains_the_student_toward_the_teacher_crops():
     assert model.initial_tower.checksum() == initial
 
 
-def test_teacher_crops_enlarge_around_the_box_and_stay_inside():
-    model = tiny(crop_enlarge=1.5)
-    images = torch.zeros(1, 3, 64, 64)
-    images[:, :, 16:48, 16:48] = 1.0
-    rois = torch.tensor([[0., 24., 24., 40., 40.]])  # 1.5x -> 20..44, all bright
-    plain = tiny(crop_enlarge=1.0).teacher_crop_embeddings(images, rois)
+def test_teacher_crops_enlarge_around_the_box_and_stay_inside(monkeypatch):
+    from refclip_mm.models.trainers import rla_trainer
+    images = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))  # H 48, W 64
+    rois = torch.tensor([[0., 24., 16., 40., 32.],   # inside: 1.5x -> 20..44 x 12..36
+                         [0., 0., 0., 16., 24.],     # 1.5x -> -4..20 x -6..30, clipped at 0
+                         [0., 50., 30., 62., 46.]])  # 1.5x -> 47..65 x 26..50, clipped at W, H
+    enlarged_boxes = torch.tensor([[0., 20., 12., 44., 36.], [0., 0., 0., 20., 30.],
+                                   [0., 47., 26., 64., 48.]])
+    seen, crop_regions = [], rla_trainer.crop_regions
+
+    def recording(images, boxes, size, sampling_ratio):  # the boxes the crops are cut from
+        crops = crop_regions(images, boxes, size, sampling_ratio)
+        seen.append((boxes.clone(), crops))
+        return crops
+    monkeypatch.setattr(rla_trainer, 'crop_regions', recording)
+    plain_model, model = tiny(crop_enlarge=1.0), tiny(crop_enlarge=1.5)
+    given = rois.clone()
+    plain = plain_model.teacher_crop_embeddings(images, rois)
     enlarged = model.teacher_crop_embeddings(images, rois)
-    assert enlarged.shape == (1, 32)
-    torch.testing.assert_close(plain, enlarged, atol=1e-4, rtol=1e-4)  # same content: all bright
+    assert torch.equal(rois, given)  # the caller's boxes are not modified
+    torch.testing.assert_close(seen[0][0], rois)  # factor 1: the boxes themselves
+    torch.testing.assert_close(seen[1][0], enlarged_boxes)  # the box x 1.5 around its centre
+    assert enlarged.shape == plain.shape == (3, 32)
+
+    def embed(boxes):  # what the initial tower makes of the crops of ``boxes``
+        crops = crop_regions(images, boxes, model.teacher_input_size, model.crop_sampling_ratio)
+        return model.initial_tower('encode_image', crops, normalize=True)
+    torch.testing.assert_close(enlarged, embed(enlarged_boxes))
+    torch.testing.assert_close(plain, embed(rois))
+    # factor > 1: every crop shows more of the image than the box, so other pixels and
+    # another embedding than the plain crop
+    for plain_crop, enlarged_crop in zip(seen[0][1], seen[1][1]):
+        assert (plain_crop - enlarged_crop).abs().mean() > 0.1
+    assert not torch.allclose(plain, enlarged, atol=1e-3)
 
 
 def test_teacher_crop_sampling_is_an_option_with_default_2():
