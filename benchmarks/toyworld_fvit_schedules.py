@@ -1,4 +1,4 @@
-"""Which F-ViT schedule lets the ToyWorld detector learn? (docs/toyworld.md, "Results").
+"""Which F-ViT schedule lets the ToyWorld detector learn? (docs/toyworld.md, "The second world", "Results").
 
 The F-ViT's schedule is chosen on the *stage-0 CLIP tower only*: this script trains it under
 other schedules and reports base / novel AP50 (OVCocoMetric), appending one JSON line per variant
@@ -6,7 +6,8 @@ to ``--out``. Base AP50 >= 30% is the criterion (issue of ToyWorld 2); the novel
 but must not choose the schedule, and no RLA tower is trained here. The registered schedule
 (300 steps at 192 px) gives 46.0% base AP50 on seed 0. The rows of
 ``docs/results/toyworld_fvit_schedules_scrambled-rois.jsonl`` (1-5%) were measured while the
-backbone handed the RoI head channels-last maps that mmcv's RoIAlign misread (docs/toyworld.md).
+backbone handed the RoI head channels-last maps that mmcv's RoIAlign misread
+(docs/results/toyworld_history.md, "The second world's seed 0").
 
 Variants (``--variants``, names below): steps, learning rate and image size; everything else is
 ``configs/toyworld/fvit-faster-rcnn_clip-toy_1xb8-600i_scenes-192.py``. Data, text embeddings

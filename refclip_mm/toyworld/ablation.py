@@ -1,5 +1,5 @@
-"""The stage-1 ablation (docs/toyworld.md, "The Refiner ablation"): which choice of the Refiner's
-training decides whether CLIP + Refiner beats CLIP.
+"""The stage-1 ablation (docs/results/toyworld_history.md, "The Refiner ablation"): which choice
+of the Refiner's training decides whether CLIP + Refiner beats CLIP.
 
 Each variant changes one thing of the registered stage 1 (config options by key, or the number
 of steps), trains a Refiner on the frozen stage-0 CLIP for a seed, and measures CLIP + that

@@ -100,7 +100,7 @@ class Claim:
 def claims_for(stage2_size: int, native_size: int = 64,
                teachers: Sequence[Tuple[str, str]] = (('R-SC-RLA', 'CLIP + Refiner'), ),
                ) -> List[Claim]:
-    """The pre-registered claims (docs/toyworld.md, "Decision rules"), dense metrics at both
+    """The pre-registered claims (docs/toyworld.md, "Pre-registered decisions"), dense metrics at both
     evaluation sizes, region and segmentation metrics at the stage-2 size. ``teachers``: per
     R-SC-RLA row, the row of CLIP followed by its teacher's Refiner (claims 3 and 3a are made
     for each; claim 4 for the first)."""
