@@ -1,7 +1,7 @@
 """Write files so that a crash never leaves a half-written one behind."""
 import os
 import tempfile
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 import torch
 
@@ -40,23 +40,10 @@ def install_atomic_local_backend() -> None:
     and the ``last_checkpoint`` pointer through the local file backend's
     ``put``/``put_text``, which open the target in ``'wb'`` mode: a run killed
     while saving leaves a truncated checkpoint that ``--resume`` then picks
-    up. The replacement writes through :func:`atomic_write`. Called on
-    ``import refclip_mm``.
+    up. The replacement writes through :func:`atomic_write`. Applied on
+    ``import refclip_mm``; the patch lives in :mod:`refclip_mm.patches`
+    (``local_backend``), with the way to undo it. This is
+    ``refclip_mm.patches.apply('local_backend')``.
     """
-    from mmengine.fileio import io as mmengine_io
-    from mmengine.fileio.backends import LocalBackend, register_backend
-
-    class AtomicLocalBackend(LocalBackend):
-        """mmengine's LocalBackend whose writes are atomic (temporary file + rename)."""
-
-        def put(self, obj: bytes, filepath: Union[str, os.PathLike]) -> None:
-            atomic_write(str(filepath), lambda f: f.write(obj))
-
-        def put_text(self, obj: str, filepath: Union[str, os.PathLike],
-                     encoding: str = 'utf-8') -> None:
-            self.put(obj.encode(encoding), filepath)
-
-    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
-    for key, backend in list(mmengine_io.backend_instances.items()):
-        if type(backend) is LocalBackend:  # drop instances cached before the swap
-            del mmengine_io.backend_instances[key]
+    from refclip_mm import patches
+    patches.apply('local_backend')

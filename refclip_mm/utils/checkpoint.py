@@ -275,7 +275,9 @@ def install_mmengine_loader() -> None:
 
     mmengine 0.10's own local loader calls ``torch.load`` with the
     ``weights_only=True`` default of torch >= 2.6 and fails on the metadata of
-    its own checkpoints, which breaks ``--resume``. Called on ``import refclip_mm``.
+    its own checkpoints, which breaks ``--resume``. Applied on ``import refclip_mm``;
+    the patch lives in :mod:`refclip_mm.patches` (``checkpoint_loader``), with the
+    way to undo it. This is ``refclip_mm.patches.apply('checkpoint_loader')``.
     """
-    from mmengine.runner.checkpoint import CheckpointLoader
-    CheckpointLoader.register_scheme(prefixes='', loader=_mmengine_local_loader, force=True)
+    from refclip_mm import patches
+    patches.apply('checkpoint_loader')

@@ -2,7 +2,8 @@
 
 lvis 0.5.3 still calls ``np.float``, removed in numpy 1.24. Instead of adding
 the alias to numpy for everybody, only ``lvis.eval``'s own reference to numpy
-is swapped for a view of numpy that also has the removed aliases.
+is swapped for a view of numpy that also has the removed aliases, by
+:mod:`refclip_mm.patches` (patch ``lvis_numpy``), which can also undo it.
 """
 import types
 
@@ -22,18 +23,19 @@ class _NumpyWithRemovedAliases(types.ModuleType):
         return getattr(np, name)
 
 
+def numpy_lacks_removed_aliases() -> bool:
+    """True on numpy >= 1.24 (no ``np.float``), where lvis 0.5.3 needs the patch."""
+    return not hasattr(np, 'float')
+
+
 def patch_lvis_for_numpy() -> bool:
     """Patch ``lvis.eval`` if it is installed and numpy lacks ``np.float``.
+
+    The patch itself lives in :mod:`refclip_mm.patches` (``lvis_numpy``), with the way to undo it;
+    this is ``refclip_mm.patches.apply('lvis_numpy')``.
 
     Returns:
         True if the patch was applied (or already in place).
     """
-    if hasattr(np, 'float'):
-        return False
-    try:
-        import lvis.eval as lvis_eval
-    except ImportError:
-        return False
-    if not isinstance(lvis_eval.np, _NumpyWithRemovedAliases):
-        lvis_eval.np = _NumpyWithRemovedAliases()
-    return True
+    from refclip_mm import patches
+    return 'lvis_numpy' in patches.apply('lvis_numpy')
