@@ -181,8 +181,12 @@ def test(cfg: Config, checkpoint: str, out: Optional[str] = None,
 
 def train_then_test(cfg: Config, log_file: Optional[str] = None,
                     progress: Optional[Callable[[int, int], None]] = None) -> Dict[str, float]:
-    """:func:`train`, then :func:`test` of the checkpoint the run saved last; returns the metrics."""
-    train(cfg, log_file, progress)
+    """:func:`train` without its validation loop, then :func:`test` of the checkpoint the run
+    saved last; returns the test metrics (the training run's own validation would evaluate
+    the same checkpoint again when the val and test sets are one)."""
+    training = load_config(cfg)
+    training.val_dataloader = training.val_evaluator = training.val_cfg = None
+    train(training, log_file, progress)
     return test(load_config(cfg), last_checkpoint(cfg.work_dir), log_file=log_file)
 
 

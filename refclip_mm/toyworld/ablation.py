@@ -138,17 +138,21 @@ def ablation_table(run, variants: Sequence[str], seeds: Sequence[int]) -> dict:
     from ..evaluation.decision import t_interval
     from .pipeline import read_json
     from .report import eval_file
+
+    def clip_file(seed, size):
+        return eval_file(run.results, 'CLIP', run.world.measured_seed('CLIP', seed), size)
+
     table: dict = {}
     for size in run.protocol.eval_sizes:
         section = table.setdefault(f'{size}px', {})
         for variant in variants:
             have = [s for s in seeds if osp.exists(variant_eval_file(run, variant, s, size))
-                    and osp.exists(eval_file(run.results, 'CLIP', s, size))]
+                    and osp.exists(clip_file(s, size))]
             if not have:
                 continue
             rows = section.setdefault(variant, {})
             measured = [read_json(variant_eval_file(run, variant, s, size)) for s in have]
-            clips = [read_json(eval_file(run.results, 'CLIP', s, size)) for s in have]
+            clips = [read_json(clip_file(s, size)) for s in have]
             for key, _ in METRICS:
                 values = [m[key] for m in measured]
                 clip = [c[key] for c in clips]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from ..apis import (StageLine, configure_training, fit_schedule, last_checkpoint, load_config,
                     ov_ap50, scene_detector_options, set_hook_options, train, train_then_test)
-from .worlds import WORLD2, Protocol, World, get_world
+from .worlds import PIXELS, WORLD2, Protocol, World, get_world
 
 if TYPE_CHECKING:
     from mmengine.config import Config
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 # (every world's: ``World.methods``)
 METHODS = {label: method.name for label, method in WORLD2.methods.items()}
 # a reference row: each token is its own 8 x 8 pixel patch (perfectly local, no semantics)
-PIXELS = 'Pixels'
 # a diagnostic row (the Refiner ablation): the stage-0 CLIP on 2 x 2 windows, each zoomed to the
 # evaluation size, i.e. the Refiner's training target applied to the whole image
 ZOOMED_WINDOWS = 'CLIP, zoomed windows'
@@ -569,7 +568,8 @@ def report(run: Run, methods: Sequence[str], with_detection: bool) -> Tuple[dict
                          format_table, section_of)
     p = run.protocol
     table = collect(run.results, rows_of(run.world, methods), p.seeds, p.eval_sizes,
-                    detection_rows(run.world, methods) if with_detection else ())
+                    detection_rows(run.world, methods) if with_detection else (),
+                    seed_of=run.world.measured_seed)
     titles = dict(METRICS + DETECTION + REGION_PARTS)
     parts = []
     for size in p.eval_sizes:
@@ -640,7 +640,7 @@ def seed_measurements(run: Run, seed: int, methods: Sequence[str], fvit_detector
     """Every measurement file of one seed but its precision check (the step outputs in the
     results dir)."""
     from .report import eval_file, fvit_file
-    files = [eval_file(run.results, row, seed, size)
+    files = [eval_file(run.results, row, run.world.measured_seed(row, seed), size)
              for row in rows_of(run.world, methods) for size in run.protocol.eval_sizes]
     if fvit_detectors:
         files += [fvit_file(run.results, row, seed)
@@ -694,7 +694,7 @@ def run_seed(run: Run, seed: int, methods: Sequence[str], fvit_detectors: bool,
     train_seed(run, seed, methods)
     for row in rows_of(run.world, methods):
         for size in p.eval_sizes:
-            evaluate_step(run, row, seed, size, cache)
+            evaluate_step(run, row, run.world.measured_seed(row, seed), size, cache)
     if fvit_detectors:
         for row in detection_rows(run.world, methods):
             detection_steps(run, row, seed)

@@ -11,7 +11,7 @@ excludes 0 with the claimed sign (holds), with the other sign (contradicted), or
 import json
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 from ..evaluation.decision import decide, t_interval
 
@@ -37,8 +37,12 @@ def fvit_file(results: str, row: str, seed: int) -> str:
 
 
 def collect(results: str, rows: Sequence[str], seeds: Sequence[int], sizes: Sequence[int],
-            detection_rows: Sequence[str] = ()) -> Table:
+            detection_rows: Sequence[str] = (),
+            seed_of: Callable[[str, int], int] = lambda row, seed: seed) -> Table:
     """Every value of every step file, by section, row and metric, in seed order.
+
+    ``seed_of(row, seed)``: the seed whose evaluation file holds ``seed``'s values of ``row``
+    (:meth:`~refclip_mm.toyworld.worlds.World.measured_seed`).
 
     Raises:
         FileNotFoundError: a step file is missing (the run is not complete).
@@ -53,7 +57,7 @@ def collect(results: str, rows: Sequence[str], seeds: Sequence[int], sizes: Sequ
     table: Table = {}
 
     def eval_path(size):
-        return lambda row, seed: eval_file(results, row, seed, size)
+        return lambda row, seed: eval_file(results, row, seed_of(row, seed), size)
 
     files = [(section_of(size), row, eval_path(size)) for size in sizes for row in rows]
     files += [(DETECTION_SECTION, row, lambda row, seed: fvit_file(results, row, seed))

@@ -74,6 +74,9 @@ class World:
             is ``CLIP + Refiner`` (the others: ``CLIP + Refiner (<key>)``).
         detection_towers: the rows an F-ViT is trained on.
         detector_seeds: F-ViT runs per tower and seed (their mean is the tower's value).
+        seed_free_rows: rows whose tower does not depend on the seed (the pixels, the stage-0
+            CLIP): measured once, with the k-means and probe seed :data:`SEED_FREE_SEED`, and
+            that measurement is every seed's value of the row.
     """
     name: str
     config_dir: str
@@ -84,6 +87,7 @@ class World:
     refiners: Dict[str, str]
     detection_towers: Tuple[str, ...] = ('CLIP', 'CLIPSelf', 'R-SC-RLA')
     detector_seeds: int = 1
+    seed_free_rows: Tuple[str, ...] = ()
 
     @property
     def main_refiner(self) -> str:
@@ -92,6 +96,10 @@ class World:
     def refined_row(self, refiner: str) -> str:
         """The table row of the stage-0 CLIP followed by ``refiner``."""
         return REFINED if refiner == self.main_refiner else f'{REFINED} ({refiner})'
+
+    def measured_seed(self, row: str, seed: int) -> int:
+        """The seed whose measurement of ``row`` is ``seed``'s value of it."""
+        return SEED_FREE_SEED if row in self.seed_free_rows else seed
 
     def config(self, role: str) -> str:
         """The path of the config of ``role``."""
@@ -128,6 +136,10 @@ class World:
 
 # the row of the stage-0 CLIP followed by the main Refiner (claim 3a)
 REFINED = 'CLIP + Refiner'
+# the row whose every token is its own pixel patch (the locality floor)
+PIXELS = 'Pixels'
+# the k-means and probe seed of the rows measured once per run (World.seed_free_rows)
+SEED_FREE_SEED = 0
 
 _STAGES = dict(
     refiner='refiner_clip-toy_1xb16-200i_scenes-128.py',
@@ -163,7 +175,7 @@ WORLD3 = World(
         'R-SC-RLA': Stage2Method('r_sc_rla', 'r_sc_rla', 'cosine'),
         'R-SC-RLA (InfoNCE)': Stage2Method('r_sc_rla', 'r_sc_rla_infonce', 'InfoNCE')}),
     refiners={'cosine': 'refiner', 'InfoNCE': 'refiner_infonce'},
-    detector_seeds=2)
+    detector_seeds=2, seed_free_rows=(PIXELS, 'CLIP'))
 
 WORLDS: Dict[int, World] = {2: WORLD2, 3: WORLD3}
 

@@ -84,3 +84,28 @@ def test_several_detectors_are_averaged_and_each_is_kept(tmp_path):
         assert json.load(f) == dict(base_ap50=45.0, novel_ap50=4.5, base_ap50_det0=40.0,
                                     novel_ap50_det0=3.0, base_ap50_det1=50.0,
                                     novel_ap50_det1=6.0)
+
+
+def test_a_seed_free_row_is_measured_once_and_is_every_seeds_value(tmp_path):
+    from refclip_mm.toyworld.pipeline import seed_measurements
+    from refclip_mm.toyworld.worlds import WORLD2, WORLD3
+    assert WORLD3.measured_seed('CLIP', 3) == 0 and WORLD3.measured_seed('Pixels', 4) == 0
+    assert WORLD3.measured_seed('CLIPSelf', 3) == 3
+    assert WORLD2.measured_seed('CLIP', 3) == 3  # the second world measured it per seed
+    write(eval_file(str(tmp_path), 'CLIP', 0, 64), dict(unsup_miou=10.0))
+    for seed, value in ((0, 11.0), (1, 13.0)):
+        write(eval_file(str(tmp_path), 'CLIPSelf', seed, 64), dict(unsup_miou=value))
+    table = collect(str(tmp_path), ['CLIP', 'CLIPSelf'], [0, 1], [64],
+                    seed_of=WORLD3.measured_seed)
+    assert table['64px']['CLIP']['unsup_miou'] == [10.0, 10.0]
+    assert table['64px']['CLIPSelf']['unsup_miou'] == [11.0, 13.0]
+    with pytest.raises(FileNotFoundError, match='eval_clip_seed1_64px.json'):
+        collect(str(tmp_path), ['CLIP'], [0, 1], [64], seed_of=WORLD2.measured_seed)
+
+    class Run:  # what seed_measurements reads of a run
+        results, world = str(tmp_path), WORLD3
+        protocol = WORLD3.full
+    files = seed_measurements(Run, 2, ['CLIPSelf'], fvit_detectors=False)
+    assert eval_file(str(tmp_path), 'CLIP', 0, 192) in files
+    assert eval_file(str(tmp_path), 'CLIPSelf', 2, 192) in files
+    assert not any('clip_seed2' in f or 'pixels_seed2' in f for f in files)

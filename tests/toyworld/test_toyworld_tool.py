@@ -11,10 +11,15 @@ ARGS = ['tools/toyworld.py', '--quick', '--iters-scale', '0.04', '--images-scale
 
 
 @pytest.fixture(scope='module')
-def toyworld_run(tmp_path_factory, run_python):
+def scratch(tmp_path_factory):
+    """The work dir of :func:`toyworld_run` (what can be made again)."""
+    return str(tmp_path_factory.mktemp('toyworld_scratch'))
+
+
+@pytest.fixture(scope='module')
+def toyworld_run(tmp_path_factory, run_python, scratch):
     """A run that keeps its results (``work``) apart from what can be made again."""
     work = str(tmp_path_factory.mktemp('toyworld'))
-    scratch = str(tmp_path_factory.mktemp('toyworld_scratch'))
     first = run_python([*ARGS, '--work-dir', scratch, '--results-dir', work], timeout=900)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     return work, first
@@ -53,6 +58,19 @@ def test_every_tower_gets_every_metric(toyworld_run):
     assert 'zero-shot on single-object scenes' in first.stdout
     assert re.search(r'\] stage 2: R-SC-RLA, seed 0 +\d+\.\d s  towers/r_sc_rla_seed0.pth',
                      first.stdout)
+
+
+def test_each_detector_is_evaluated_once(toyworld_run, scratch):
+    """The F-ViT's value is its test; the training run does not validate the same checkpoint
+    on the same scenes first."""
+    runs = sorted(glob.glob(osp.join(scratch, 'work', 'fvit_*')))
+    assert [osp.basename(r) for r in runs] == ['fvit_clip_seed0', 'fvit_clipself_seed0',
+                                               'fvit_r-sc-rla_seed0']
+    for run in runs:
+        logs = ''.join(open(path).read()
+                       for path in glob.glob(osp.join(run, '*', '*.log')))
+        assert 'Iter(val)' not in logs and logs.count('Iter(test)') >= 1, run
+        assert logs.count('coco/novel_ap50:') == 1, run  # the metrics, printed once
 
 
 def test_a_run_continues_from_its_results_dir_alone(toyworld_run, tmp_path, run_python):
