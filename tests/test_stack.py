@@ -1,4 +1,4 @@
-"""The pinned OpenMMLab stack works: mmcv ops run on CPU, mmdet/mmseg/mmpretrain/open_clip import."""
+"""The pinned OpenMMLab stack works: mmcv ops run on CPU, mmdet/mmseg/open_clip import."""
 import importlib
 import json
 
@@ -28,7 +28,7 @@ def test_mmcv_batched_nms_suppresses_overlaps_within_a_class_only():
 
 @pytest.mark.parametrize('module,version', [
     ('mmengine', '0.10.7'), ('mmcv', '2.1.0'), ('mmdet', '3.3.0'), ('mmseg', '1.2.2'),
-    ('mmpretrain', '1.2.0'), ('open_clip', '3.3.0')])
+    ('open_clip', '3.3.0')])
 def test_pinned_versions(module, version):
     imported = importlib.import_module(module)
     assert imported.__version__ == version
@@ -57,9 +57,8 @@ def test_numpy_is_1x_and_lvis_eval_runs(tmp_path):
 
 def test_model_libraries_import():
     modules = [importlib.import_module(name)
-               for name in ('mmdet.models', 'mmseg.models', 'mmpretrain.models', 'open_clip')]
-    assert [m.__name__ for m in modules] == ['mmdet.models', 'mmseg.models', 'mmpretrain.models',
-                                             'open_clip']
+               for name in ('mmdet.models', 'mmseg.models', 'open_clip')]
+    assert [m.__name__ for m in modules] == ['mmdet.models', 'mmseg.models', 'open_clip']
     import open_clip
     assert 'ViT-B-16-quickgelu' in open_clip.list_models()  # the model names the configs use
     assert 'EVA02-B-16' in open_clip.list_models()

@@ -101,6 +101,6 @@ pip_q -r requirements.txt
 # openmim's dependency openxlab pins an old setuptools; put the working range back.
 pip_q "setuptools>=77,<81"
 mmcv_ops_ok || { say "mmcv with ops does not import after installing the stack"; exit 1; }
-"$PY" -c "import mmdet.models, mmseg.models, mmpretrain.models, open_clip" \
+"$PY" -c "import mmdet.models, mmseg.models, open_clip" \
     || { say "the stack does not import; see the error above"; exit 1; }
 say "stack ready in $VENV"
