@@ -69,7 +69,7 @@ def stage2(args, refiner_file):
     params = [p for p in model.student.parameters() if p.requires_grad]
     print(f'--- stage 2, {args.model} {args.size} px, batch {args.batch} x {args.boxes} boxes, '
           f'region-level SCD, teacher {args.precision} vs fp32')
-    hooks = {p: SCDDistillHook(refiner=refiner_file, precision=p) for p in ('fp32', args.precision)}
+    hooks = {p: SCDDistillHook(refiner_file=refiner_file, precision=p) for p in ('fp32', args.precision)}
     results = {}
     for precision, hook in hooks.items():
         term = hook.build_term(model)
@@ -143,7 +143,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         refiner_file = osp.join(tmp, 'refiner.pth')
-        write_refiner(RLATrainer(clip_model=args.model).student.embed_dim, refiner_file)
+        write_refiner(RLATrainer(clip_model=args.model).student.embed_dim, refiner_file, args.model)
         stage2(args, refiner_file)
     if args.stage1_size:
         stage1(args)

@@ -40,8 +40,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from refclip_mm.hooks import SCDDistillHook  # noqa: E402
 from refclip_mm.models.backbones import Refiner  # noqa: E402
+from refclip_mm.models.refiner_file import save_refiner  # noqa: E402
 from refclip_mm.models.trainers import RLATrainer  # noqa: E402
-from refclip_mm.utils.atomic import atomic_torch_save  # noqa: E402
 
 NAMES = {'clipself': 'CLIPSelf', 'sc': 'SC-RLA', 'rsc': 'R-SC-RLA', 'sc-fp32': 'SC-RLA fp32',
          'rsc-fp32': 'R-SC-RLA fp32'}
@@ -90,7 +90,7 @@ class FrozenTimer:
 def make_hook(model, refiner_file, precision, clock):
     """The SCD term an SCD hook attaches to ``model``, its pieces reporting to ``clock``; the
     SCD inputs are kept."""
-    term = SCDDistillHook(refiner=refiner_file, precision=precision).build_term(model)
+    term = SCDDistillHook(refiner_file=refiner_file, precision=precision).build_term(model)
     term.teacher.tower = FrozenTimer(term.teacher.tower, clock, 'teacher dense forward')
     if refiner_file is not None:
         term.teacher.refiner = FrozenTimer(term.teacher.refiner, clock, 'Refiner')
@@ -107,12 +107,12 @@ def make_hook(model, refiner_file, precision, clock):
     return term
 
 
-def write_refiner(dim, path):
+def write_refiner(dim, path, clip_model):
+    """A Refiner file (with its metadata) for ``clip_model``'s projected tokens."""
     torch.manual_seed(1)
     refiner = Refiner(dim)  # the default stage-1 Refiner: 2 blocks, 8 heads
     torch.nn.init.normal_(refiner.out.weight, std=0.02)  # trained-like: not the identity
-    atomic_torch_save(dict(state_dict=refiner.state_dict(), meta=dict(
-        refiner_cfg=dict(dim=dim, depth=2, num_heads=8, mlp_ratio=4.0))), path)
+    save_refiner(refiner, path, 'projected', clip_model, source='bench_rla_step.py')
 
 
 def measure_size(args, size, repeats, refiner_file):
@@ -227,7 +227,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         refiner_file = osp.join(tmp, 'refiner.pth')
         dim = RLATrainer(clip_model=args.model).student.embed_dim
-        write_refiner(dim, refiner_file)
+        write_refiner(dim, refiner_file, args.model)
         for i, size in enumerate(args.sizes):
             repeats = args.repeats[min(i, len(args.repeats) - 1)]
             runs, agreement, hooks = measure_size(args, size, repeats, refiner_file)

@@ -36,7 +36,7 @@ def test_stage2_configs_follow_the_method_defaults(path):
     if '-sc_' in name or '-rsc_' in name:
         (hook, ) = hooks
         assert (hook.tau, hook.loss_weight, hook.start_ratio, hook.grid_size) == (0.2, 0.4, 0.1, 14)
-        assert (hook.refiner is not None) == ('-rsc_' in name)
+        assert (hook.refiner_file is not None) == ('-rsc_' in name)
     else:
         assert not hooks
 

@@ -77,7 +77,7 @@ def test_exported_refiner_loads_into_refiner_backbone(stage1_run, tmp_path):
         registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
         backbone = registry.build(dict(
             type='RefinerBackbone', clip_model=Config.fromfile(CONFIG).tiny_clip.to_dict(),
-            pretrained=trainer_cfg_pretrained(stage1_run), refiner_checkpoint=str(out),
+            pretrained=trainer_cfg_pretrained(stage1_run), refiner_file=str(out),
             out_indices=(1, )))
         backbone.eval()
         images = torch.randn(2, 3, 64, 64)
@@ -93,7 +93,7 @@ def test_refiner_for_another_tower_is_rejected(stage1_run, tmp_path):
     other['embed_dim'] = 48
     with pytest.raises(ValueError, match='trained for another tower'):
         RefinerBackbone(clip_model=other, out_indices=(1, ),
-                        refiner_checkpoint=osp.join(stage1_run['work_dir'], 'iter_6.pth'))
+                        refiner_file=osp.join(stage1_run['work_dir'], 'iter_6.pth'))
 
 
 def test_a_width_space_refiner_runs_in_the_backbone_and_the_scd_teacher(stage1_run, tmp_path):
@@ -111,10 +111,10 @@ def test_a_width_space_refiner_runs_in_the_backbone_and_the_scd_teacher(stage1_r
     factories.refiner_file(path, refiner=trainer.refiner, token_space='width', clip_model=arch)
     images = torch.randn(2, 3, 64, 64)
     expected = trainer.extract_dense(images)
-    backbone = RefinerBackbone(clip_model=arch, pretrained=clip_file, refiner_checkpoint=path,
+    backbone = RefinerBackbone(clip_model=arch, pretrained=clip_file, refiner_file=path,
                                out_indices=(1, )).eval()
     torch.testing.assert_close(backbone(images)[-1], expected)
     from refclip_mm.models.trainers import RLATrainer
     stage2 = RLATrainer(clip_model=arch, pretrained=clip_file)
-    hook = SCDDistillHook(refiner=path, precision='fp32')  # exact comparison with the backbone
+    hook = SCDDistillHook(refiner_file=path, precision='fp32')  # exact comparison with the backbone
     torch.testing.assert_close(hook.build_term(stage2).teacher_dense(images), expected)

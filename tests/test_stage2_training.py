@@ -27,7 +27,7 @@ def inputs(tiny_clip_file, tmp_path_factory):
 def options(data_root, inputs, max_iters, work_dir, batch_size=4, max_split=3):
     """--cfg-options turning the tiny config into a short run on the test data."""
     return [f'train_dataloader.dataset.data_root={data_root}',
-            f'model.pretrained={inputs["clip"]}', f'custom_hooks.0.refiner={inputs["refiner"]}',
+            f'model.pretrained={inputs["clip"]}', f'custom_hooks.0.refiner_file={inputs["refiner"]}',
             f'train_cfg.max_iters={max_iters}', f'train_dataloader.batch_size={batch_size}',
             f'train_dataloader.dataset.pipeline.2.max_split={max_split}',
             'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
@@ -181,7 +181,7 @@ def test_two_process_ddp_matches_one_process(synthetic_root, inputs, tmp_path, r
     env = dict(PYTHONPATH=REPO, OMP_NUM_THREADS='1')
     config = tmp_path / 'ddp_config.py'  # the tiny R-SC-RLA config + a rank check every iteration
     config.write_text(f"_base_ = [{CONFIG!r}]\ncustom_hooks = [\n"
-                      f"    dict(type='SCDDistillHook', refiner={inputs['refiner']!r}, grid_size=4),\n"
+                      f"    dict(type='SCDDistillHook', refiner_file={inputs['refiner']!r}, grid_size=4),\n"
                       "    dict(type='RankConsistencyHook', interval=1)]\n")
     common = ['--cfg-options', 'default_hooks.checkpoint.interval=3']
     ddp_dir, single_dir = str(tmp_path / 'ddp'), str(tmp_path / 'single')

@@ -2,8 +2,8 @@
 
     python tools/export_refiner.py work_dirs/<stage1>/iter_N.pth refiner.pth
 
-The output is what ``RefinerBackbone(refiner_checkpoint=...)`` and the stage-2
-SCD hook (``refiner=...``) load. The frozen CLIP tower is not in it: point
+The output is what ``RefinerBackbone(refiner_file=...)`` and the stage-2
+SCD hook (``refiner_file=...``) load. The frozen CLIP tower is not in it: point
 those configs at the same CLIP weights used in stage 1.
 """
 import argparse

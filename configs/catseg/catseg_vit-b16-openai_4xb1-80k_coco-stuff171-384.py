@@ -7,13 +7,9 @@ _base_ = [
     '../_base_/default_runtime_seg.py',
     '../_base_/catseg/schedule_80k.py',
 ]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/catseg/coco-stuff171_384.py) --------------------
 clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP file or converted tower (start of training)
 class_embeddings = 'data/catseg_text/vit-b16-openai_coco-stuff171.pth'  # tools/build_text_embeddings.py
-data_root = 'data/coco_stuff164k'  # images/, annotations/ (mmseg's coco_stuff164k converter)
 # ------------------------------------------------------------------------------------------
 model = dict(backbone=dict(pretrained=clip_pretrained),
              decode_head=dict(class_embeddings=class_embeddings))
-train_dataloader = dict(dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader

@@ -8,9 +8,7 @@ _base_ = [
     '../_base_/catseg/eval_ade150.py',
     '../_base_/default_runtime_seg.py',
 ]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/catseg/eval_ade150.py) --------------------------
 test_class_embeddings = 'data/catseg_text/vit-b16-openai_ade150.pth'  # tools/build_text_embeddings.py
-data_root = 'data/ade/ADEChallengeData2016'  # mmseg's ADEChallengeData2016
 # ------------------------------------------------------------------------------------------
 model = dict(decode_head=dict(test_class_embeddings=test_class_embeddings))
-test_dataloader = dict(dataset=dict(data_root=data_root))

@@ -1,19 +1,11 @@
 # Cat-Seg-style open-vocabulary segmentation, CLIP ViT-L/14 (OpenAI weights), trained on
 # COCO-Stuff-171 at 384 px (batch 4 = 4 GPUs x 1, 80k iterations); validation on COCO-Stuff.
+# catseg_vit-b16-openai_4xb1-80k_coco-stuff171-384.py with the L/14 tower (_base_/catseg/catseg_vit-l14.py).
 # Evaluate on other vocabularies with the *_test-<dataset>.py configs of the same name.
-_base_ = [
-    '../_base_/catseg/catseg_vit-l14.py',
-    '../_base_/catseg/coco-stuff171_384.py',
-    '../_base_/default_runtime_seg.py',
-    '../_base_/catseg/schedule_80k.py',
-]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+_base_ = ['./catseg_vit-b16-openai_4xb1-80k_coco-stuff171-384.py', '../_base_/catseg/catseg_vit-l14.py']
+# ---- paths to edit (data_root: ../_base_/catseg/coco-stuff171_384.py) --------------------
 clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP file or converted tower (start of training)
 class_embeddings = 'data/catseg_text/vit-l14-openai_coco-stuff171.pth'  # tools/build_text_embeddings.py
-data_root = 'data/coco_stuff164k'  # images/, annotations/ (mmseg's coco_stuff164k converter)
 # ------------------------------------------------------------------------------------------
-model = dict(backbone=dict(pretrained=clip_pretrained),
-             decode_head=dict(class_embeddings=class_embeddings))
-train_dataloader = dict(dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
+model = dict(backbone=dict(_base_.catseg_vit_l14.backbone, pretrained=clip_pretrained),
+             decode_head=dict(_base_.catseg_vit_l14.decode_head, class_embeddings=class_embeddings))

@@ -1,16 +1,13 @@
 # Test the COCO-Stuff-trained Cat-Seg ViT-L/14 on ade847:
 #   mim test refclip_mm configs/catseg/catseg_vit-l14-openai_4xb1-80k_coco-stuff171-384_test-ade847.py \
 #       --checkpoint work_dirs/catseg_vit-l14-openai_4xb1-80k_coco-stuff171-384/iter_80000.pth
-# The tower is read from the checkpoint (no CLIP file needed). The test class embeddings are
-# built for this dataset's classes with the same CLIP model.
-_base_ = [
-    '../_base_/catseg/catseg_vit-l14.py',
-    '../_base_/catseg/eval_ade847.py',
-    '../_base_/default_runtime_seg.py',
-]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# catseg_vit-b16-openai_4xb1-80k_coco-stuff171-384_test-ade847.py with the L/14 tower
+# (_base_/catseg/catseg_vit-l14.py) and its test class embeddings.
+_base_ = ['./catseg_vit-b16-openai_4xb1-80k_coco-stuff171-384_test-ade847.py',
+          '../_base_/catseg/catseg_vit-l14.py']
+# ---- paths to edit (data_root: ../_base_/catseg/eval_ade847.py) --------------------------
 test_class_embeddings = 'data/catseg_text/vit-l14-openai_ade847.pth'  # tools/build_text_embeddings.py
-data_root = 'data/ADE20K_2021_17_01'  # tools/prepare_ade20k_847.py
 # ------------------------------------------------------------------------------------------
-model = dict(decode_head=dict(test_class_embeddings=test_class_embeddings))
-test_dataloader = dict(dataset=dict(data_root=data_root))
+model = dict(backbone=_base_.catseg_vit_l14.backbone,
+             decode_head=dict(_base_.catseg_vit_l14.decode_head,
+                              test_class_embeddings=test_class_embeddings))

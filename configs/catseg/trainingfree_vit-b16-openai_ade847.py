@@ -8,11 +8,9 @@ _base_ = [
     '../_base_/catseg/eval_ade847.py',
     '../_base_/default_runtime_seg.py',
 ]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/catseg/eval_ade847.py) --------------------------
 clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP file or stage-2 checkpoint (student)
 test_class_embeddings = 'data/catseg_text/vit-b16-openai_ade847.pth'  # build_text_embeddings.py
-data_root = 'data/ADE20K_2021_17_01'  # tools/prepare_ade20k_847.py
 # ------------------------------------------------------------------------------------------
 model = dict(backbone=dict(pretrained=clip_pretrained),
              decode_head=dict(test_class_embeddings=test_class_embeddings))
-test_dataloader = dict(dataset=dict(data_root=data_root))

@@ -8,11 +8,9 @@ _base_ = [
     '../_base_/catseg/eval_voc20.py',
     '../_base_/default_runtime_seg.py',
 ]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/catseg/eval_voc21.py) ---------------------------
 clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP file or stage-2 checkpoint (student)
 test_class_embeddings = 'data/catseg_text/vit-b16-openai_voc20.pth'  # build_text_embeddings.py
-data_root = 'data/VOCdevkit/VOC2012'  # VOC2012
 # ------------------------------------------------------------------------------------------
 model = dict(backbone=dict(pretrained=clip_pretrained),
              decode_head=dict(test_class_embeddings=test_class_embeddings))
-test_dataloader = dict(dataset=dict(data_root=data_root))

@@ -4,10 +4,9 @@ _base_ = [
     '../_base_/fvit/fvit_faster-rcnn.py', '../_base_/fvit/ov_coco_detection.py',
     '../_base_/fvit/schedule_ov_coco_3e.py', '../_base_/fvit/default_runtime_det.py'
 ]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/fvit/ov_coco_detection.py) ----------------------
 clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP file or converted tower
 class_embeddings = 'data/embeddings/coco_vit-b16-openai.pth'  # tools/build_text_embeddings.py --dataset coco
-data_root = 'data/coco/'  # annotations/ from tools/prepare_ov_coco.py, train2017/, val2017/
 # ------------------------------------------------------------------------------------------
 model = dict(
     data_preprocessor=dict(fixed_size={{_base_.image_size}}),  # pads every batch to the data's image_size
@@ -18,9 +17,4 @@ model = dict(
                                  class_names={{_base_.ov_coco_classes}},
                                  novel_classes={{_base_.ov_coco_novel_classes}},
                                  clip_temperature=75.0, alpha=0.1, beta=0.8)))
-train_dataloader = dict(dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017_ov_all.json')
-test_evaluator = val_evaluator
 default_hooks = dict(checkpoint=dict(save_best='coco/novel_ap50', rule='greater'))

@@ -2,10 +2,9 @@
 # fvit-faster-rcnn_vit-b16-openai_8xb8-3e_ov-coco-640.py with another tower and image size.
 # Metric: box AP50 on the 17 novel classes (coco/novel_ap50). See docs/detection.md.
 _base_ = ['./fvit-faster-rcnn_vit-b16-openai_8xb8-3e_ov-coco-640.py']
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/fvit/ov_coco_detection.py) ----------------------
 clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP file or converted tower
 class_embeddings = 'data/embeddings/coco_vit-l14-openai.pth'  # tools/build_text_embeddings.py --dataset coco
-data_root = 'data/coco/'  # annotations/ from tools/prepare_ov_coco.py, train2017/, val2017/
 # ------------------------------------------------------------------------------------------
 image_size = (896, 896)
 model = dict(
@@ -20,8 +19,6 @@ train_pipeline = [dict(t, **{k: image_size for k in ('scale', 'crop_size') if k 
                   for t in _base_.train_pipeline]
 test_pipeline = [dict(t, **{k: image_size for k in ('scale', 'crop_size') if k in t})
                  for t in _base_.test_pipeline]
-train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017_ov_all.json')
-test_evaluator = val_evaluator

@@ -2,27 +2,23 @@
 # fvit-mask-rcnn_vit-b16-openai_8xb8-48e_ov-lvis-1024.py with another tower and image size.
 # Metric: mask AP on rare (novel) classes (lvis/segm_APr). See docs/detection.md.
 _base_ = ['./fvit-mask-rcnn_vit-b16-openai_8xb8-48e_ov-lvis-1024.py']
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/fvit/ov_lvis_instance.py) -----------------------
 clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP file or converted tower
 class_embeddings = 'data/embeddings/lvis_vit-l14-openai.pth'  # tools/build_text_embeddings.py --ann lvis_v1_val.json
-data_root = 'data/lvis_v1/'  # annotations/ from tools/prepare_ov_lvis.py, train2017/, val2017/
 # ------------------------------------------------------------------------------------------
-novel_classes = data_root + 'annotations/lvis_v1_ov_novel_classes.json'  # tools/prepare_ov_lvis.py
 image_size = (896, 896)
 model = dict(
     data_preprocessor=dict(fixed_size=image_size),  # pads every batch to image_size
     backbone=dict(clip_model='ViT-L-14-quickgelu', pretrained=clip_pretrained, out_indices=(6, 10, 14, 23),
                   frozen_stages=24),
     neck=dict(in_channels=[1024] * 4),
-    roi_head=dict(bbox_head=dict(class_embeddings=class_embeddings, novel_classes=novel_classes)))
+    roi_head=dict(bbox_head=dict(class_embeddings=class_embeddings)))
 # the B/16 config's pipelines, their image sizes (`scale` of the resizes, `crop_size` of the crop)
 # set to image_size
 train_pipeline = [dict(t, **{k: image_size for k in ('scale', 'crop_size') if k in t})
                   for t in _base_.train_pipeline]
 test_pipeline = [dict(t, **{k: image_size for k in ('scale', 'crop_size') if k in t})
                  for t in _base_.test_pipeline]
-train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/lvis_v1_val.json')
-test_evaluator = val_evaluator

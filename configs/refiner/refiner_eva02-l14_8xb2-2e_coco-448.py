@@ -1,9 +1,7 @@
 # Stage 1 on a frozen EVA02-CLIP-L/14 (open_clip 'EVA02-L-14'); Refiner width 768.
 _base_ = ['./refiner_vit-l14-openai_8xb2-2e_coco-448.py']
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/datasets/coco_unlabeled_448.py) -----------------
 clip_pretrained = 'checkpoints/EVA02_CLIP_L_psz14_s4B.pt'  # CLIP weight file (docs/towers.md)
-data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
 # ------------------------------------------------------------------------------------------
 clip_model = 'EVA02-L-14'
 model = dict(clip_model=clip_model, pretrained=clip_pretrained)
-train_dataloader = dict(dataset=dict(data_root=data_root))

@@ -5,9 +5,8 @@ _base_ = [
     '../_base_/schedules/refiner_2e.py',
     '../_base_/default_runtime.py',
 ]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/datasets/coco_unlabeled_448.py) -----------------
 clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP weight file (docs/towers.md)
-data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
 # ------------------------------------------------------------------------------------------
 clip_model = 'ViT-B-16-quickgelu'  # OpenAI weights use QuickGELU
 model = dict(
@@ -26,4 +25,3 @@ model = dict(
     loss_dense=dict(type='DenseCosineLoss'),
     loss_scd=dict(type='SCDLoss', tau=0.2, loss_weight=0.4),
     filter_contaminants=False)
-train_dataloader = dict(dataset=dict(data_root=data_root))

@@ -1,9 +1,7 @@
 # Stage 1 on a frozen OpenAI CLIP ViT-L/14 (448 px = 32 x 32 tokens); Refiner width 768.
 _base_ = ['./refiner_vit-b16-openai_8xb2-2e_coco-448.py']
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/datasets/coco_unlabeled_448.py) -----------------
 clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP weight file (docs/towers.md)
-data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
 # ------------------------------------------------------------------------------------------
 clip_model = 'ViT-L-14-quickgelu'  # OpenAI weights use QuickGELU
 model = dict(clip_model=clip_model, pretrained=clip_pretrained, refiner=dict(num_heads=12))
-train_dataloader = dict(dataset=dict(data_root=data_root))

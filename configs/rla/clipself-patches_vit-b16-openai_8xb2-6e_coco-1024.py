@@ -5,9 +5,7 @@ _base_ = [
     '../_base_/schedules/rla_6e.py',
     '../_base_/default_runtime_rla.py',
 ]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/datasets/coco_unlabeled_448.py) -----------------
 clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP weight file (docs/towers.md)
-data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
 # ------------------------------------------------------------------------------------------
 model = dict(pretrained=clip_pretrained, loss_rla=dict(type='CLIPSelfLoss'))
-train_dataloader = dict(dataset=dict(data_root=data_root))

@@ -6,10 +6,8 @@ _base_ = [
     '../_base_/schedules/rla_6e.py',
     '../_base_/default_runtime_rla.py',
 ]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# proposal_file (the region proposals): ../_base_/datasets/coco_rla_proposals_1024.py
+# ---- paths to edit (data_root: ../_base_/datasets/coco_unlabeled_448.py) -----------------
 clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP weight file (docs/towers.md)
-data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
-proposal_file = 'proposals/train2017_proposals.json'  # under data_root; tools/make_proposals.py
 # ------------------------------------------------------------------------------------------
 model = dict(pretrained=clip_pretrained, loss_rla=dict(type='CLIPSelfLoss'), crop_enlarge=1.5)
-train_dataloader = dict(dataset=dict(data_root=data_root, proposal_file=proposal_file))

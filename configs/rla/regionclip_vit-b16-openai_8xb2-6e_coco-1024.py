@@ -5,10 +5,8 @@ _base_ = [
     '../_base_/schedules/rla_6e.py',
     '../_base_/default_runtime_rla.py',
 ]
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/datasets/coco_unlabeled_448.py) -----------------
 clip_pretrained = 'checkpoints/ViT-B-16-openai.pt'  # CLIP weight file (docs/towers.md)
-data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
 concepts = 'data/coco/annotations/concepts_train2017_vit-b16-openai.pth'  # build_concepts.py + build_text_embeddings.py
 # ------------------------------------------------------------------------------------------
 model = dict(pretrained=clip_pretrained, loss_rla=dict(type='RegionCLIPLoss'), concepts=concepts)
-train_dataloader = dict(dataset=dict(data_root=data_root))

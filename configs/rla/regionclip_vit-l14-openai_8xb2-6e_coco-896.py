@@ -1,9 +1,8 @@
 # Stage 2, RLA only: regionclip fine-tuning of ViT-L-14-quickgelu (docs/method.md section 5);
 # regionclip_vit-b16-openai_8xb2-6e_coco-1024.py with another tower.
 _base_ = ['./regionclip_vit-b16-openai_8xb2-6e_coco-1024.py']
-# ---- paths to edit: the only lines a run on your machine needs changed -------------------
+# ---- paths to edit (data_root: ../_base_/datasets/coco_unlabeled_448.py) -----------------
 clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP weight file (docs/towers.md)
-data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
 concepts = 'data/coco/annotations/concepts_train2017_vit-l14-openai.pth'  # build_concepts.py + build_text_embeddings.py
 # ------------------------------------------------------------------------------------------
 clip_model = 'ViT-L-14-quickgelu'
@@ -11,4 +10,4 @@ model = dict(clip_model=clip_model, pretrained=clip_pretrained, concepts=concept
 image_size = 896  # a multiple of the patch size 14
 # the B/16 config's pipeline, its image size (the `size` of ResizeLongestSidePad) set to image_size
 train_pipeline = [dict(t, size=image_size) if 'size' in t else t for t in _base_.train_pipeline]
-train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

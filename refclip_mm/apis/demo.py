@@ -89,7 +89,7 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
         stage_dir = osp.join(work, 'stage2')
         cfg = load_config(config_path('stage2'), work_dir=stage_dir, cfg_options={
             'train_dataloader.dataset.data_root': data, 'model.pretrained': clip_file})
-        set_hook_options(cfg, 'SCDDistillHook', refiner=refiner_file)
+        set_hook_options(cfg, 'SCDDistillHook', refiner_file=refiner_file)
         train(fit_schedule(cfg, iters['stage2']), log_file(stage_dir), progress)
         convert_stage2_checkpoint(last_checkpoint(stage_dir), tower_file, initial=clip_file,
                                   alpha=0.7)
@@ -103,7 +103,7 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
         with open(config, 'w') as f:
             f.write("default_scope = 'refclip_mm'\n"
                     f"dense_tower = dict(type='RefinerBackbone', clip_model={tiny!r}, "
-                    f"pretrained={clip_file!r}, refiner_checkpoint={refiner_file!r}, "
+                    f"pretrained={clip_file!r}, refiner_file={refiner_file!r}, "
                     "out_indices=(2, ))\n")
         return [parse_tower(item) for item in (f'clip=tiny-openai@{clip_file}',
                                                f'clip+refiner={config}',

@@ -14,12 +14,14 @@ by :mod:`refclip_mm.clip.convert`; nothing is downloaded.
 """
 import copy
 import difflib
+import json
 from typing import Any, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..utils.artifact import artifact_kind, meta_of, plain
 from ..utils.checkpoint import (CheckpointError, extract_state_dict, load_checkpoint_file,
                                 load_state_dict_checked)
 from .convert import split_towers, to_canonical_state_dict
@@ -59,6 +61,13 @@ def resolve_model_config(name_or_arch: ArchType) -> Tuple[str, Dict[str, Any]]:
     return name, cfg
 
 
+def clip_dims(name_or_arch: ArchType) -> Dict[str, Optional[int]]:
+    """``embed_dim`` (joint embedding ``D``) and ``width`` (tower width ``C``, ``None`` where the
+    config does not state it, as for timm trunks) of an open_clip model name or arch dict."""
+    _, cfg = resolve_model_config(name_or_arch)
+    return dict(embed_dim=int(cfg['embed_dim']), width=cfg['vision_cfg'].get('width'))
+
+
 def make_tokenizer(name: str, cfg: Dict[str, Any]):
     """open_clip tokenizer for a named model, or the CLIP BPE tokenizer for an arch dict."""
     import open_clip
@@ -71,15 +80,55 @@ def make_tokenizer(name: str, cfg: Dict[str, Any]):
     return open_clip.SimpleTokenizer(context_length=text_cfg.get('context_length', 77))
 
 
+# the artifact kinds whose metadata records the CLIP architecture of their weights
+DESCRIBED_KINDS = ('clip', 'tower')
+
+
+def same_architecture(a: ArchType, b: ArchType) -> bool:
+    """Whether two model names / arch dicts resolve to the same open_clip config."""
+    def canonical(arch):
+        return json.dumps(plain(resolve_model_config(arch)[1]), sort_keys=True)
+    return canonical(a) == canonical(b)
+
+
+def architecture_for(name_or_arch: Optional[ArchType], checkpoint: Any, path: Optional[str],
+                     ) -> ArchType:
+    """The architecture to build for a loaded weight file: ``name_or_arch`` checked against the
+    one a CLIP or tower file records (its ``meta.clip_model``), or that one when
+    ``name_or_arch`` is ``None``.
+
+    Raises:
+        ValueError: no architecture given and none recorded.
+        CheckpointError: the given and the recorded architectures differ (both are named).
+    """
+    recorded = (meta_of(checkpoint).get('clip_model')
+                if artifact_kind(checkpoint) in DESCRIBED_KINDS else None)
+    if name_or_arch is None:
+        if recorded is None:
+            where = f'{path!r} does not record one' if path else 'no weight file is given'
+            raise ValueError(f'no CLIP architecture: set clip_model (an open_clip model name or '
+                             f'an architecture dict); {where}')
+        return recorded
+    if recorded is not None and not same_architecture(name_or_arch, recorded):
+        raise CheckpointError(f'{path!r} holds a CLIP of architecture {recorded!r} (its '
+                              f'meta.clip_model), but {name_or_arch!r} was asked for: set '
+                              'clip_model to the file\'s architecture, or leave it out to take '
+                              'it from the file')
+    return name_or_arch
+
+
 def read_clip_state_dict(path: str, prefix: Optional[str] = None,
-                         eva_trunk: Optional[nn.Module] = None) -> Dict[str, torch.Tensor]:
-    """Read a CLIP weight file into the canonical key layout (see :mod:`refclip_mm.clip.convert`).
+                         eva_trunk: Optional[nn.Module] = None,
+                         checkpoint: Any = None) -> Dict[str, torch.Tensor]:
+    """Read a CLIP weight file into the canonical key layout (see :mod:`refclip_mm.clip.convert`);
+    ``checkpoint``: the file already loaded.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         CheckpointError: unreadable file, or no CLIP tower in it.
     """
-    checkpoint = load_checkpoint_file(path)
+    if checkpoint is None:
+        checkpoint = load_checkpoint_file(path)
     state = extract_state_dict(checkpoint)
     return to_canonical_state_dict(state, eva_trunk=eva_trunk, prefix=prefix, source=repr(path))
 
@@ -105,14 +154,16 @@ class CLIPTowers(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(init_logit_scale))
 
 
-def build_clip(name_or_arch: ArchType, pretrained: Optional[str] = None,
+def build_clip(name_or_arch: Optional[ArchType], pretrained: Optional[str] = None,
                towers: Iterable[str] = TOWERS, quick_gelu: Optional[bool] = None,
                checkpoint_prefix: Optional[str] = None, **dense_kwargs: Any) -> CLIPTowers:
     """Build CLIP towers and load their weights from a local file.
 
     Args:
         name_or_arch: open_clip model name (``'ViT-B-16'``, ``'EVA02-L-14'``, ...)
-            or an architecture dict.
+            or an architecture dict; ``None``: the one ``pretrained`` records (a CLIP or
+            tower file of this package, :mod:`refclip_mm.utils.artifact`). A file that
+            records another architecture than the one given is refused.
         pretrained: local weight file (open_clip, OpenAI JIT/state dict, EVA-CLIP
             original, a stage-2 or detector checkpoint of this package), or
             ``None`` for random weights.
@@ -136,7 +187,8 @@ def build_clip(name_or_arch: ArchType, pretrained: Optional[str] = None,
     unknown = [t for t in towers if t not in TOWERS]
     if unknown or not towers:
         raise ValueError(f'towers must be a non-empty subset of {TOWERS}, got {towers}')
-    name, cfg = resolve_model_config(name_or_arch)
+    checkpoint = load_checkpoint_file(pretrained) if pretrained is not None else None
+    name, cfg = resolve_model_config(architecture_for(name_or_arch, checkpoint, pretrained))
     if quick_gelu is not None:
         cfg['quick_gelu'] = bool(quick_gelu)
     act = dict(quick_gelu=cfg.get('quick_gelu', False), cast_dtype=None)
@@ -153,14 +205,17 @@ def build_clip(name_or_arch: ArchType, pretrained: Optional[str] = None,
     init_logit_scale = cfg.get('init_logit_scale', float(np.log(1 / 0.07)))
     model = CLIPTowers(image, text, name, cfg, init_logit_scale=init_logit_scale)
     if pretrained is not None:
-        load_clip_weights(model, pretrained, checkpoint_prefix)
+        load_clip_weights(model, pretrained, checkpoint_prefix, checkpoint)
     return model.eval()
 
 
-def load_clip_weights(model: CLIPTowers, path: str, prefix: Optional[str] = None) -> None:
-    """Load a weight file into the towers of ``model`` (strict per built tower)."""
+def load_clip_weights(model: CLIPTowers, path: str, prefix: Optional[str] = None,
+                      checkpoint: Any = None) -> None:
+    """Load a weight file into the towers of ``model`` (strict per built tower);
+    ``checkpoint``: the file already loaded."""
     trunk = getattr(model.image.visual, 'trunk', None) if model.image is not None else None
-    parts = split_towers(read_clip_state_dict(path, prefix=prefix, eva_trunk=trunk))
+    parts = split_towers(read_clip_state_dict(path, prefix=prefix, eva_trunk=trunk,
+                                              checkpoint=checkpoint))
     if model.image is not None:
         load_state_dict_checked(model.image, parts['image'], source=repr(path))
     if model.text is not None:
@@ -172,13 +227,13 @@ def load_clip_weights(model: CLIPTowers, path: str, prefix: Optional[str] = None
         model.logit_scale.data.copy_(parts['other']['logit_scale'].reshape(()))
 
 
-def build_image_tower(name_or_arch: ArchType, pretrained: Optional[str] = None,
+def build_image_tower(name_or_arch: Optional[ArchType], pretrained: Optional[str] = None,
                       **kwargs: Any) -> DenseCLIPTower:
     """Only the image tower: ``build_clip(..., towers=('image',)).image``."""
     return build_clip(name_or_arch, pretrained, towers=('image', ), **kwargs).image
 
 
-def build_text_tower(name_or_arch: ArchType, pretrained: Optional[str] = None,
+def build_text_tower(name_or_arch: Optional[ArchType], pretrained: Optional[str] = None,
                      **kwargs: Any) -> CLIPTextTower:
     """Only the text tower: ``build_clip(..., towers=('text',)).text``."""
     return build_clip(name_or_arch, pretrained, towers=('text', ), **kwargs).text

@@ -1,10 +1,13 @@
 """Dense-feature quality (docs/method.md section 7): unsupervised segmentation (over k-means
-restarts), linear probe, locality index, the mmseg evaluation model that feeds them, pictures
-of dense features, the Refiner's target view applied to a whole image (``zoomed_windows``),
-and the pre-registered decision rule for paired differences over seeds."""
+restarts) and its mmseg metric, linear probe, locality index, pictures of dense features, the
+Refiner's target view applied to a whole image (``zoomed_windows``), and the pre-registered
+decision rule for paired differences over seeds.
+
+The mmseg model that feeds the metric is ``refclip_mm.models.segmentors.DenseFeatureSegmentor``;
+the rule that finds a module's dense map is :mod:`refclip_mm.models.dense_source`, whose
+functions are also importable from here."""
+from ..models.dense_source import check_dense, dense_fn, find_dense_fn, resolve_attr
 from .decision import Decision, decide, detectable_effect, seeds_needed, t_interval
-from .dense_segmentor import DenseFeatureSegmentor, crop_padding
-from .dense_source import check_dense, dense_fn, find_dense_fn, resolve_attr
 from .dense_visualization import (correlation_map, kmeans_map, make_panel, panel_size, pca_rgb,
                                   save_png, stack_panels)
 from .kmeans import KMeansResult, assign_clusters, spherical_kmeans
@@ -21,7 +24,7 @@ __all__ = [
     'Decision', 'decide', 'detectable_effect', 'seeds_needed', 't_interval', 'LinearProbeResult',
     'linear_probe_segmentation', 'LocalityResult', 'locality_index', 'paste_pairs',
     'tower_locality', 'RestartsResult', 'evaluate_over_restarts',
-    'DenseFeatureSegmentor', 'crop_padding', 'check_dense', 'dense_fn', 'find_dense_fn',
+    'check_dense', 'dense_fn', 'find_dense_fn',
     'resolve_attr', 'correlation_map', 'kmeans_map', 'make_panel', 'panel_size', 'pca_rgb',
     'save_png', 'stack_panels', 'KMeansResult', 'assign_clusters', 'spherical_kmeans',
     'DenseTower', 'TowerSpec', 'build_dense_tower', 'load_rgb', 'normalize_images', 'parse_tower',

@@ -14,7 +14,7 @@ A tower item is ``[NAME=]SOURCE[@WEIGHTS][#ATTR]``:
   seeded). Open_clip names need it spelled out; tiny towers default to random;
 * ``ATTR``: dotted path of the sub-module giving the dense map (configs only;
   default: the model, else its ``backbone``; see
-  :mod:`refclip_mm.evaluation.dense_source`).
+  :mod:`refclip_mm.models.dense_source`).
 
 ``NAME`` labels the tower in tables and panels (default: ``SOURCE``).
 Examples: ``clip=ViT-B-16@/ckpt/openai.pt``, ``ours=configs/rla/x.py@work_dirs/x/iter_6000.pth#student``.
@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..datasets.transforms import CLIP_MEAN, CLIP_STD
-from .dense_source import DenseFn, find_dense_fn
+from ..models.dense_source import DenseFn, find_dense_fn
 
 TINY_TOWERS = ('tiny-openai', 'tiny-eva')
 

@@ -32,7 +32,7 @@ class UnsupervisedSegMetric(BaseMetric):
 
     * ``dense_feats``: the dense map ``D x h x w`` of the image (a tensor, or
       ``PixelData``), covering the image without padding;
-      :class:`~refclip_mm.evaluation.DenseFeatureSegmentor` fills it for any
+      :class:`~refclip_mm.models.segmentors.DenseFeatureSegmentor` fills it for any
       tower inside an mmseg test loop;
     * ``gt_sem_seg``: mmseg's label map ``1 x H x W`` at full resolution.
 

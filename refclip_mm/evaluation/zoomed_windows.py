@@ -12,7 +12,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .dense_source import DenseFn
+from ..models.dense_source import DenseFn
 
 
 def zoomed_windows(fn: DenseFn, windows: int = 2, window_size: Optional[int] = None) -> DenseFn:

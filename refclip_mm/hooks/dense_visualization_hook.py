@@ -9,9 +9,9 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 
-from ..evaluation.dense_segmentor import crop_padding
-from ..evaluation.dense_source import DenseFn, find_dense_fn
 from ..evaluation.dense_visualization import make_panel, save_png, stack_panels
+from ..models.dense_source import DenseFn, find_dense_fn
+from ..models.segmentors.dense_feature_segmentor import crop_padding
 from ..registry import HOOKS
 
 
@@ -30,7 +30,7 @@ class DenseVisualizationHook(Hook):
 
     Contract with the model (the unwrapped ``runner.model``): for every entry of
     ``dense_attrs`` (``None`` = the model itself) the hook finds a dense map as
-    :func:`refclip_mm.evaluation.find_dense_fn` does: preferably the module
+    :func:`refclip_mm.models.dense_source.find_dense_fn` does: preferably the module
     offers ``extract_dense(images) -> B x D x h x w`` (stage-1 and stage-2
     models do), else a CLIP tower / ``CLIPViT``-like backbone is used (for
     ``None``: also ``model.backbone``). ``images`` are what

@@ -8,10 +8,10 @@ from mmengine.model import is_model_wrapper
 
 from ..clip import build_image_tower
 from ..models.frozen import FrozenModule
-from ..models.refined_tower import RefinedTower, build_refiner
-from ..models.refiner_file import read_refiner_file
+from ..models.refined_tower import RefinedTower
 from ..models.scd_term import SCDTerm
 from ..registry import HOOKS
+from ..utils.renamed import refuse_renamed
 
 
 @HOOKS.register_module()
@@ -23,7 +23,7 @@ class SCDDistillHook(Hook):
     (:class:`~refclip_mm.models.trainers.RLATrainer`) through its ``add_loss_term``
     extension point, and schedules lambda_SCD: 0 for the first ``start_ratio`` of the
     iterations, ``loss_weight`` afterwards. The teacher is the frozen initial tower (SC-RLA),
-    optionally followed by a trained Refiner (R-SC-RLA: set ``refiner``), a
+    optionally followed by a trained Refiner (R-SC-RLA: set ``refiner_file``), a
     :class:`~refclip_mm.models.refined_tower.RefinedTower` held outside the model (not in
     checkpoints, not wrapped by DDP), always in eval mode without gradients, on the student's
     device; by default its forward (tower and Refiner) runs under bf16 autocast where the
@@ -31,7 +31,7 @@ class SCDDistillHook(Hook):
     tolerance stated in docs/losses.md.
 
     Args:
-        refiner: exported Refiner file (``tools/export_refiner.py``) or a
+        refiner_file: exported Refiner file (``tools/export_refiner.py``) or a
             stage-1 checkpoint; ``None`` for SC-RLA.
         teacher: ``None``: the model's frozen initial tower (no second copy);
             or ``dict(clip_model=..., pretrained=..., checkpoint_prefix=...)``
@@ -57,11 +57,13 @@ class SCDDistillHook(Hook):
     """
     priority = 'NORMAL'
 
-    def __init__(self, refiner: Optional[str] = None, teacher: Optional[dict] = None,
+    def __init__(self, refiner_file: Optional[str] = None, teacher: Optional[dict] = None,
                  level: str = 'region', grid_size: int = 14, tau: float = 0.2,
                  loss_weight: float = 0.4, start_ratio: float = 0.1,
                  block_size: Optional[int] = None, precision: str = 'auto',
-                 agreement_interval: int = 50):
+                 agreement_interval: int = 50, **renamed):
+        refuse_renamed(renamed, dict(refiner='refiner_file'), 'SCDDistillHook',
+                       others_allowed=False)
         if not 0.0 <= start_ratio < 1.0:
             raise ValueError(f'start_ratio must be in [0, 1), got {start_ratio}')
         self.term_options = dict(tau=tau, loss_weight=loss_weight, level=level,
@@ -69,7 +71,7 @@ class SCDDistillHook(Hook):
                                  agreement_interval=agreement_interval, precision=precision)
         SCDTerm(key='SCDDistillHook', **self.term_options)  # every option checked now
         self.precision = precision
-        self.refiner_file = refiner
+        self.refiner_file = refiner_file
         self.teacher_cfg = teacher
         self.loss_weight = float(loss_weight)
         self.start_ratio = start_ratio
@@ -98,7 +100,7 @@ class SCDDistillHook(Hook):
 
     def build_teacher(self, model) -> RefinedTower:
         """The frozen teacher: the model's initial tower (shared) or ``teacher``'s tower, and
-        the Refiner of ``refiner`` (if set), each checked against the student."""
+        the Refiner of ``refiner_file`` (if set), each checked against the student."""
         tower = model.initial_tower
         if self.teacher_cfg is not None:
             cfg = dict(self.teacher_cfg)
@@ -111,10 +113,7 @@ class SCDDistillHook(Hook):
             tower = FrozenModule(built)
         if self.refiner_file is None:
             return RefinedTower(tower)
-        state, cfg = read_refiner_file(self.refiner_file)
-        token_space = cfg.pop('token_space')
-        refiner = build_refiner(cfg, tower, token_space, state, source=self.refiner_file)
-        return RefinedTower(tower, refiner, token_space)
+        return RefinedTower.from_file(tower, self.refiner_file)
 
     # ------------------------------------------------------------------ the schedule
     def start_iteration(self, max_iters: int) -> int:

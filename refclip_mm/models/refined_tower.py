@@ -22,7 +22,7 @@ from torch import nn
 from ..registry import MODELS
 from ..utils.checkpoint import load_state_dict_checked
 from .frozen import FrozenModule, check_precision
-from .refiner_file import TOKEN_SPACES
+from .refiner_file import TOKEN_SPACES, load_refiner_file
 
 
 def check_token_space(token_space: str, key: str = 'token_space') -> str:
@@ -90,6 +90,45 @@ class RefinedTower:
         if refiner is not None and not train_refiner:
             refiner = FrozenModule(refiner)
         self.refiner = refiner
+
+    @classmethod
+    def from_file(cls, tower: Union[nn.Module, FrozenModule], refiner_file: str,
+                  dense_mode: str = 'value', options: Optional[dict] = None) -> 'RefinedTower':
+        """``tower`` followed by the frozen Refiner of a Refiner file: the one way a trained
+        Refiner is loaded (``RefinerBackbone``, the SCD teacher).
+
+        The file gives the Refiner's shape and token space (:mod:`.refiner_file`).
+
+        Args:
+            tower: the frozen CLIP image tower it refines.
+            refiner_file: the Refiner file (``tools/export_refiner.py``).
+            dense_mode: last-block mode of the tower's dense forward.
+            options: Refiner options from a config (``depth``, ``num_heads``, ...,
+                ``token_space``): each must agree with the file, which completes them.
+
+        Raises:
+            ValueError: an option contradicts the file, or the Refiner was trained for a
+                tower of another token width (both name the file).
+        """
+        loaded = load_refiner_file(refiner_file)
+        recorded = dict(loaded.arch, token_space=loaded.token_space)
+        options = {k: v for k, v in dict(options or {}).items() if k != 'type'}
+        conflicts = {k: (v, recorded[k]) for k, v in options.items()
+                     if k in recorded and recorded[k] != v}
+        if conflicts:
+            raise ValueError(f'refiner options {conflicts} (config, file) conflict with '
+                             f'{refiner_file!r}')
+        options.pop('token_space', None)
+        refiner = build_refiner(dict(options, **loaded.arch), tower, loaded.token_space,
+                                loaded.state_dict, source=refiner_file)
+        return cls(tower, refiner, loaded.token_space, dense_mode)
+
+    @property
+    def frozen_refiner(self) -> Optional[nn.Module]:
+        """The Refiner module itself (for its owner to register), or ``None``."""
+        if isinstance(self.refiner, FrozenModule):
+            return self.refiner.module
+        return self.refiner
 
     @property
     def project_tokens(self) -> bool:

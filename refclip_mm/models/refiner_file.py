@@ -2,7 +2,9 @@
 
 Written by :func:`export_refiner` (``tools/export_refiner.py``) from a stage-1 checkpoint, or
 by :func:`save_refiner` from a built :class:`~refclip_mm.models.backbones.Refiner`; read by
-:func:`load_refiner_file` (``RefinerBackbone``, the stage-2 SCD teacher). The file is an
+:func:`load_refiner_file`, through which
+:meth:`RefinedTower.from_file <refclip_mm.models.refined_tower.RefinedTower.from_file>` builds
+it for ``RefinerBackbone`` and the stage-2 SCD teacher. The file is an
 artifact of kind ``'refiner'`` (:mod:`refclip_mm.utils.artifact`) whose ``meta`` holds
 
 * ``refiner_cfg``: ``Refiner(**refiner_cfg)``, complete: ``dim`` (token width), ``depth``,
@@ -24,10 +26,10 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import nn
 
-from ..utils.artifact import (WRITERS, artifact_kind, artifact_meta, check_artifact_meta, clip_dims,
-                              meta_of, plain, recorded_model_cfg, save_artifact, warn_legacy)
-from ..utils.checkpoint import (CheckpointError, extract_state_dict, load_checkpoint_file,
-                                load_state_dict_checked)
+from ..clip.factory import clip_dims
+from ..utils.artifact import (WRITERS, artifact_kind, artifact_meta, check_artifact_meta, meta_of,
+                              plain, recorded_model_cfg, save_artifact, warn_legacy)
+from ..utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
 from ..utils.weight_layouts import identify_layouts, select_weights
 
 TOKEN_SPACES = ('projected', 'width')
@@ -50,13 +52,6 @@ class RefinerFile:
     token_space: str
     meta: Dict[str, Any]
     path: str
-
-    def build(self) -> nn.Module:
-        """The :class:`Refiner` with these weights (every key checked)."""
-        from ..registry import MODELS
-        refiner = MODELS.build(dict(type='Refiner', **self.arch))
-        load_state_dict_checked(refiner, self.state_dict, source=repr(self.path))
-        return refiner
 
 
 def refiner_defaults() -> Dict[str, Any]:
@@ -197,16 +192,6 @@ def load_refiner_file(path: str) -> RefinerFile:
             names the command that writes one).
     """
     return _describe(load_checkpoint_file(path), path, warn=True)
-
-
-def read_refiner_file(path: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, Any]]:
-    """:func:`load_refiner_file` as ``(state_dict, refiner_cfg + token_space)``.
-
-    ``refiner_cfg`` holds ``dim``, ``depth``, ``num_heads``, ``mlp_ratio``; pop
-    ``token_space`` before building the :class:`Refiner` from it.
-    """
-    refiner_file = load_refiner_file(path)
-    return refiner_file.state_dict, dict(refiner_file.arch, token_space=refiner_file.token_space)
 
 
 def export_refiner(checkpoint: str, out_path: str) -> Dict[str, Any]:

@@ -21,10 +21,10 @@ from typing import Dict, Optional
 import torch
 
 from ..utils.regions import region_tokens
+from ..utils.runner_state import current_iteration
 from .frozen import check_precision
 from .losses import SCDLoss, correlation_agreement
 from .refined_tower import RefinedTower
-from .trainers.boxes import current_iteration
 
 LEVELS = ('region', 'image')
 

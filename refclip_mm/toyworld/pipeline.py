@@ -345,7 +345,7 @@ def stage2(run: Run, method: str, seed: int, fp32: bool = False, progress=None) 
         options['model.concepts'] = run.text['concepts']
     cfg = load_config(run.world.config(spec.role), work_dir=work, cfg_options=options)
     if spec.refiner is not None:
-        set_hook_options(cfg, 'SCDDistillHook', refiner=run.refiner(seed, spec.refiner))
+        set_hook_options(cfg, 'SCDDistillHook', refiner_file=run.refiner(seed, spec.refiner))
     train(fit_schedule(cfg, iters, warmup=max(1, iters // 10)), log_file=run.log_file(work),
           progress=progress)
     out = run.tower(method + (FP32_SUFFIX if fp32 else ''), seed)
@@ -384,7 +384,7 @@ def dense_fn_of(run: Run, row: str, seed: int, refiner_file: Optional[str] = Non
     if row in refiners:
         module = MODELS.build(dict(type='refclip_mm.RefinerBackbone', clip_model=run.world.arch(),
                                    pretrained=run.clip,
-                                   refiner_checkpoint=refiner_file or run.refiner(
+                                   refiner_file=refiner_file or run.refiner(
                                        seed, refiners[row]),
                                    out_indices=()))
     else:

@@ -126,14 +126,6 @@ def recorded_model_cfg(checkpoint: Any, source: str) -> Optional[Dict[str, Any]]
     return None if cfg is None or cfg.get('model') is None else dict(cfg['model'])
 
 
-def clip_dims(clip_model: Any) -> Dict[str, Optional[int]]:
-    """``embed_dim`` (joint embedding ``D``) and ``width`` (tower width ``C``, ``None`` where the
-    config does not state it, as for timm trunks) of an open_clip model name or arch dict."""
-    from ..clip.factory import resolve_model_config
-    _, cfg = resolve_model_config(clip_model)
-    return dict(embed_dim=int(cfg['embed_dim']), width=cfg['vision_cfg'].get('width'))
-
-
 def plain(value: Any) -> Any:
     """``value`` with mmengine ConfigDicts (and other dict / list subclasses) as plain dicts /
     lists / tuples: what ``torch.load(weights_only=True)`` reads back."""

@@ -31,19 +31,3 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> None:
 def atomic_torch_save(obj: Any, path: str) -> None:
     """``torch.save`` through :func:`atomic_write`."""
     atomic_write(path, lambda f: torch.save(obj, f))
-
-
-def install_atomic_local_backend() -> None:
-    """Make mmengine's local file backend write atomically.
-
-    mmengine's ``CheckpointHook`` / ``Runner.save_checkpoint`` write checkpoints
-    and the ``last_checkpoint`` pointer through the local file backend's
-    ``put``/``put_text``, which open the target in ``'wb'`` mode: a run killed
-    while saving leaves a truncated checkpoint that ``--resume`` then picks
-    up. The replacement writes through :func:`atomic_write`. Applied on
-    ``import refclip_mm``; the patch lives in :mod:`refclip_mm.patches`
-    (``local_backend``), with the way to undo it. This is
-    ``refclip_mm.patches.apply('local_backend')``.
-    """
-    from refclip_mm import patches
-    patches.apply('local_backend')

@@ -27,8 +27,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from .weight_layouts import strip_wrapper
-
 SAFETENSORS_SUFFIXES = ('.safetensors', )
 MAX_KEYS_IN_MESSAGE = 8
 
@@ -159,13 +157,22 @@ def load_checkpoint_file(path: str, map_location: Any = 'cpu', trusted: bool = F
 
 
 STATE_DICT_CONTAINER_KEYS = ('state_dict', 'model', 'module', 'model_state_dict')
+WRAPPER_PREFIXES = ('module.', )
+
+
+def strip_wrapper(key: str) -> str:
+    """``key`` without a leading wrapper prefix (``module.``)."""
+    for prefix in WRAPPER_PREFIXES:
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
 
 
 def extract_state_dict(checkpoint: Any, prefix: Optional[str] = None) -> 'OrderedDict[str, torch.Tensor]':
     """Return the tensor state dict inside a loaded checkpoint.
 
     Unwraps nested ``state_dict``/``model``/``module`` containers and strips a
-    wrapper prefix (DDP's ``module.``, :data:`~refclip_mm.utils.weight_layouts.WRAPPER_PREFIXES`)
+    wrapper prefix (DDP's ``module.``, :data:`WRAPPER_PREFIXES`)
     from every key. Which keys of a model hold which artifact's weights is
     :mod:`refclip_mm.utils.weight_layouts`' business.
 
@@ -268,16 +275,3 @@ def check_state_dict_fits(module: nn.Module, state_dict: Mapping[str, torch.Tens
 
 def _mmengine_local_loader(filename: str, map_location: Any) -> Any:
     return load_checkpoint_file(filename, map_location=map_location)
-
-
-def install_mmengine_loader() -> None:
-    """Route mmengine's local-file checkpoint loading through our loader.
-
-    mmengine 0.10's own local loader calls ``torch.load`` with the
-    ``weights_only=True`` default of torch >= 2.6 and fails on the metadata of
-    its own checkpoints, which breaks ``--resume``. Applied on ``import refclip_mm``;
-    the patch lives in :mod:`refclip_mm.patches` (``checkpoint_loader``), with the
-    way to undo it. This is ``refclip_mm.patches.apply('checkpoint_loader')``.
-    """
-    from refclip_mm import patches
-    patches.apply('checkpoint_loader')

@@ -26,16 +26,3 @@ class _NumpyWithRemovedAliases(types.ModuleType):
 def numpy_lacks_removed_aliases() -> bool:
     """True on numpy >= 1.24 (no ``np.float``), where lvis 0.5.3 needs the patch."""
     return not hasattr(np, 'float')
-
-
-def patch_lvis_for_numpy() -> bool:
-    """Patch ``lvis.eval`` if it is installed and numpy lacks ``np.float``.
-
-    The patch itself lives in :mod:`refclip_mm.patches` (``lvis_numpy``), with the way to undo it;
-    this is ``refclip_mm.patches.apply('lvis_numpy')``.
-
-    Returns:
-        True if the patch was applied (or already in place).
-    """
-    from refclip_mm import patches
-    return 'lvis_numpy' in patches.apply('lvis_numpy')

@@ -14,7 +14,7 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 
-WRAPPER_PREFIXES = ('module.', )
+from .checkpoint import CheckpointError
 
 
 class Layout(NamedTuple):
@@ -38,14 +38,6 @@ LAYOUTS: Dict[str, Layout] = OrderedDict(
                     (('backbone.tower.visual.', 'visual.'), )),
     stage1=Layout('stage-1 (RefinerTrainer) checkpoint: the Refiner', (('refiner.', ''), )),
 )
-
-
-def strip_wrapper(key: str) -> str:
-    """``key`` without a leading wrapper prefix (``module.``)."""
-    for prefix in WRAPPER_PREFIXES:
-        if key.startswith(prefix):
-            return key[len(prefix):]
-    return key
 
 
 def _match(key: str, source: str) -> Optional[str]:
@@ -82,7 +74,6 @@ def select_weights(state_dict: Mapping[str, torch.Tensor], layout: str, under: s
                 out[dst + rest] = value
                 break
     if not out:
-        from .checkpoint import CheckpointError
         found = identify_layouts(state_dict)
         hint = (f'it looks like a {LAYOUTS[found[0]].what}' if found else
                 f'its top-level prefixes are {sorted({k.split(".", 1)[0] + "." for k in state_dict})[:8]}')

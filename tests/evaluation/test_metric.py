@@ -3,7 +3,8 @@ import torch
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from refclip_mm.evaluation import DenseFeatureSegmentor, UnsupervisedSegMetric, crop_padding
+from refclip_mm.evaluation import UnsupervisedSegMetric
+from refclip_mm.models.segmentors import DenseFeatureSegmentor, crop_padding
 from .conftest import NUM_CLASSES, oracle_feats
 
 

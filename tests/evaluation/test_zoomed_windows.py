@@ -4,7 +4,8 @@ import torch.nn.functional as F
 
 from refclip_mm.clip import build_image_tower
 from refclip_mm.clip.tiny import tiny_arch
-from refclip_mm.evaluation import find_dense_fn, zoomed_windows
+from refclip_mm.evaluation import zoomed_windows
+from refclip_mm.models.dense_source import find_dense_fn
 
 
 def mean_colour(images):

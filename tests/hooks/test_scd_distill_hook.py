@@ -109,7 +109,7 @@ def test_at_the_start_student_equals_teacher_so_scd_has_no_gradient(
 def test_a_refined_teacher_gives_a_gradient_and_a_lower_agreement(
         clip_files, synthetic_root, tmp_path):
     runner, _, recorder = train(tmp_path, synthetic_root, clip_files['initial'],
-                                refiner=refiner_file(tmp_path / 'refiner.pth'),
+                                refiner_file=refiner_file(tmp_path / 'refiner.pth'),
                                 agreement_interval=1)
     assert recorder.outputs[0]['scd_agreement'].item() < 0.999
     grads = student_grads(runner, step_losses(runner)[0]['loss_scd'])
@@ -138,7 +138,7 @@ def test_bad_teacher_refiner_and_options_are_named(clip_files, synthetic_root, t
               teacher=dict(clip_model=TINY_EVA_ARCH))
     with pytest.raises(ValueError, match='trained for another tower'):
         train(tmp_path / 'b', synthetic_root, clip_files['initial'],
-              refiner=refiner_file(tmp_path / 'refiner48.pth', dim=48))
+              refiner_file=refiner_file(tmp_path / 'refiner48.pth', dim=48))
     with pytest.raises(ValueError, match='level must be one of'):
         SCDDistillHook(level='pixel')
     with pytest.raises(ValueError, match='start_ratio'):
@@ -161,7 +161,7 @@ def test_bf16_teacher_stays_within_the_stated_tolerance(clip_files, synthetic_ro
     for precision in ('fp32', 'bf16'):
         # the student starts from the moved weights, the teacher is the initial tower
         runner, scd, _ = train(
-            tmp_path / precision, synthetic_root, clip_files['moved'], refiner=refiner,
+            tmp_path / precision, synthetic_root, clip_files['moved'], refiner_file=refiner,
             precision=precision, agreement_interval=1,
             teacher=dict(clip_model=TINY_OPENAI_ARCH, pretrained=clip_files['initial']))
         losses, images = step_losses(runner)
@@ -194,7 +194,7 @@ def test_the_frozen_path_attends_through_sdpa(clip_files, synthetic_root, tmp_pa
     """Every attention of the teacher tower and the Refiner is one scaled_dot_product_attention
     call (fused kernels), in fp32 and under bf16 autocast."""
     runner, scd, _ = train(tmp_path, synthetic_root, clip_files['initial'], precision=precision,
-                           refiner=refiner_file(tmp_path / 'refiner.pth', depth=2))
+                           refiner_file=refiner_file(tmp_path / 'refiner.pth', depth=2))
     images = torch.randn(2, 3, 64, 64)
     # blocks 1..L-1 attend, the last runs in value mode (no attention); plus 2 Refiner blocks
     expected = runner.model.student.depth - 1 + 2

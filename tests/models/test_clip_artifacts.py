@@ -6,6 +6,7 @@ from mmengine.config import Config
 from refclip_mm.clip import build_clip, build_image_tower, tiny_arch
 from refclip_mm.models.trainers import (ContrastiveCLIPTrainer, RLATrainer,
                                         convert_stage2_checkpoint, export_stage0_checkpoint)
+from refclip_mm.models.trainers.convert import stage2_method
 from refclip_mm.utils.artifact import read_artifact
 from refclip_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
 
@@ -31,7 +32,7 @@ def test_stage0_clip_file_rebuilds_the_clip_from_its_metadata(tmp_path):
     assert meta['clip_model'] == arch and meta['embed_dim'] == 32
     assert meta['source'] == ckpt and meta['iter'] == 4
     assert {k.split('.')[0] for k in state} == {'visual', 'text', 'logit_scale'}
-    clip = build_clip(meta['clip_model'], out)  # no config: the architecture is the file's
+    clip = build_clip(None, out)  # no architecture given: the file's
     images, captions = torch.randn(2, 3, 32, 32), ['a red square', 'a blue ring']
     with torch.no_grad():
         expected_image, expected_text = trainer.embed(images, captions)
@@ -41,7 +42,7 @@ def test_stage0_clip_file_rebuilds_the_clip_from_its_metadata(tmp_path):
 
 
 def stage2_cfg(arch, refiner=None, loss='RegionCLIPLoss'):
-    hooks = [dict(type='SCDDistillHook', refiner=refiner, grid_size=4)]
+    hooks = [dict(type='SCDDistillHook', refiner_file=refiner, grid_size=4)]
     return dict(model=dict(type='RLATrainer', clip_model=arch, loss_rla=dict(type=loss)),
                 custom_hooks=hooks)
 
@@ -61,7 +62,11 @@ def test_stage2_tower_file_records_architecture_and_method(tmp_path):
     assert meta['clip_model'] == arch and meta['embed_dim'] == 32 and meta['format'] == 'tower'
     assert meta['method'] == dict(rla='RegionCLIP', scd='R-SC-RLA', refiner='refiner.pth')
     assert meta['source'] == ckpt and meta['alpha'] is None and meta['iter'] == 4
-    tower = build_image_tower(meta['clip_model'], out).eval()
+    # a checkpoint whose recorded config used the hook's earlier argument name
+    legacy = stage2_cfg(arch, refiner='old.pth')
+    legacy['custom_hooks'][0]['refiner'] = legacy['custom_hooks'][0].pop('refiner_file')
+    assert stage2_method(legacy) == dict(rla='RegionCLIP', scd='R-SC-RLA', refiner='old.pth')
+    tower = build_image_tower(None, out).eval()  # the architecture from the file
     images = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(tower.encode_image(images), trainer.student.encode_image(images))
@@ -126,3 +131,31 @@ def test_wrong_files_are_named(tmp_path):
     torch.save(build_clip(arch, towers=('image', )).image.state_dict(), plain)
     with pytest.raises(CheckpointError, match=r'no artifact metadata.*export_stage0_checkpoint'):
         read_artifact(plain, 'clip')
+
+
+def test_a_described_file_gives_its_architecture_and_refuses_another(tmp_path):
+    from refclip_mm.models.backbones import CLIPViT
+    torch.manual_seed(0)
+    arch = tiny_arch('openai')
+    trainer = ContrastiveCLIPTrainer(arch).eval()
+    ckpt, out = str(tmp_path / 'iter_4.pth'), str(tmp_path / 'clip.pth')
+    training_checkpoint(ckpt, trainer, dict(model=dict(type='ContrastiveCLIPTrainer', clip_model=arch)))
+    export_stage0_checkpoint(ckpt, out)
+    backbone = CLIPViT(pretrained=out, out_indices=(1, )).eval()  # no clip_model in the config
+    images = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(backbone.tower.encode_image(images),
+                                   trainer.clip.image.encode_image(images))
+    assert build_image_tower(dict(arch), out) is not None  # the same architecture, given
+    other = dict(arch, vision_cfg=dict(arch['vision_cfg'], layers=2))
+    with pytest.raises(CheckpointError, match=r"clip\.pth'.*architecture.*meta\.clip_model.*"
+                                              r"'layers': 2.*was asked for"):
+        CLIPViT(clip_model=other, pretrained=out, out_indices=(1, ))
+    with pytest.raises(CheckpointError, match='was asked for'):  # same weights, other activation
+        build_image_tower(dict(arch, quick_gelu=not arch.get('quick_gelu', False)), out)
+    plain_file = str(tmp_path / 'plain.pth')
+    torch.save(trainer.clip.state_dict(), plain_file)
+    with pytest.raises(ValueError, match="set clip_model.*plain.pth' does not record one"):
+        build_image_tower(None, plain_file)
+    with pytest.raises(ValueError, match='no weight file is given'):
+        CLIPViT(out_indices=(1, ))

@@ -4,10 +4,11 @@ import torch
 from factories import random_refiner as factory_refiner
 from mmengine.config import Config
 
-from refclip_mm.clip import tiny_arch
+from refclip_mm.clip import build_image_tower, tiny_arch
+from refclip_mm.hooks import SCDDistillHook
 from refclip_mm.models.backbones import Refiner, RefinerBackbone
-from refclip_mm.models.refiner_file import (export_refiner, load_refiner_file, read_refiner_file,
-                                            save_refiner)
+from refclip_mm.models.refined_tower import RefinedTower
+from refclip_mm.models.refiner_file import export_refiner, load_refiner_file, save_refiner
 from refclip_mm.utils.artifact import LegacyArtifactWarning, artifact_meta, save_artifact
 from refclip_mm.utils.checkpoint import CheckpointError, load_checkpoint_file
 
@@ -30,7 +31,9 @@ def test_round_trip_rebuilds_the_refiner_from_its_metadata(tmp_path):
 
     loaded = load_refiner_file(path)
     assert loaded.token_space == 'projected' and loaded.meta['clip_model'] == tiny_arch('openai')
-    rebuilt = loaded.build().eval()
+    refined = RefinedTower.from_file(build_image_tower(tiny_arch('openai')), path)
+    rebuilt = refined.frozen_refiner
+    assert refined.token_space == 'projected' and not rebuilt.training
     assert len(rebuilt.blocks) == 3 and rebuilt.blocks[0].attn.num_heads == 2
     tokens = torch.randn(2, 32, 4, 4)
     with torch.no_grad():
@@ -42,23 +45,41 @@ def test_refiner_backbone_takes_the_shape_from_the_file_not_a_config(tmp_path):
     path = str(tmp_path / 'refiner.pth')
     save_refiner(refiner, path, 'projected', tiny_arch('openai'))
     # no refiner options at all (the Refiner's defaults are depth 2, 8 heads)
-    backbone = RefinerBackbone(clip_model=tiny_arch('openai'), refiner_checkpoint=path,
+    backbone = RefinerBackbone(clip_model=tiny_arch('openai'), refiner_file=path,
                                out_indices=(1, )).eval()
     assert len(backbone.refiner.blocks) == 3 and backbone.refiner.blocks[0].attn.num_heads == 4
     dense = torch.randn(1, 32, 4, 4)
     with torch.no_grad():
         torch.testing.assert_close(backbone.refiner(dense), refiner(dense), rtol=0, atol=0)
     with pytest.raises(ValueError, match='conflict'):
-        RefinerBackbone(clip_model=tiny_arch('openai'), refiner_checkpoint=path, out_indices=(1, ),
+        RefinerBackbone(clip_model=tiny_arch('openai'), refiner_file=path, out_indices=(1, ),
                         refiner=dict(depth=2))
+    with pytest.raises(ValueError, match='conflict'):
+        RefinerBackbone(clip_model=tiny_arch('openai'), refiner_file=path, out_indices=(1, ),
+                        refiner=dict(token_space='width'))
+
+
+def test_the_earlier_argument_names_are_refused_naming_the_new_one(tmp_path):
+    path = str(tmp_path / 'refiner.pth')
+    save_refiner(random_refiner(), path, 'projected', tiny_arch('openai'))
+    with pytest.raises(TypeError, match="RefinerBackbone: the argument 'refiner_checkpoint' is "
+                                        "now called 'refiner_file'"):
+        RefinerBackbone(clip_model=tiny_arch('openai'), refiner_checkpoint=path)
+    with pytest.raises(TypeError, match="SCDDistillHook: the argument 'refiner' is now called "
+                                        "'refiner_file'"):
+        SCDDistillHook(refiner=path)
+    with pytest.raises(TypeError, match=r"SCDDistillHook got unexpected arguments \['grid'\]"):
+        SCDDistillHook(grid=4)
+    assert SCDDistillHook(refiner_file=path).refiner_file == path
 
 
 def test_a_width_space_file_records_its_space(tmp_path):
     path = str(tmp_path / 'width.pth')
     save_refiner(random_refiner(dim=64, num_heads=4), path, 'width', tiny_arch('openai'))
-    state, cfg = read_refiner_file(path)
-    assert cfg == dict(dim=64, depth=3, num_heads=4, mlp_ratio=2.0, token_space='width')
-    assert set(state) == set(Refiner(64, 3, 4, 2.0).state_dict())
+    loaded = load_refiner_file(path)
+    assert loaded.arch == dict(dim=64, depth=3, num_heads=4, mlp_ratio=2.0)
+    assert loaded.token_space == 'width'
+    assert set(loaded.state_dict) == set(Refiner(64, 3, 4, 2.0).state_dict())
 
 
 def test_wrong_or_missing_metadata_is_named(tmp_path):
@@ -109,7 +130,7 @@ def test_export_writes_the_architecture_of_a_stage1_checkpoint(tmp_path):
     assert meta['source'] == ckpt and meta['iter'] == 6 and meta['dense_mode'] == 'value'
     loaded = load_refiner_file(out)
     assert loaded.meta == meta
-    torch.testing.assert_close(loaded.build().out.weight, refiner.out.weight, rtol=0, atol=0)
+    torch.testing.assert_close(loaded.state_dict['out.weight'], refiner.out.weight, rtol=0, atol=0)
 
 
 def test_older_files_load_with_a_warning_and_export_rewrites_them(tmp_path):

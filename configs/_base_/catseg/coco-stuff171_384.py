@@ -1,6 +1,8 @@
 # COCO-Stuff-164k with 171 classes (mmseg's COCOStuffDataset; *_labelTrainIds.png written by
 # mmseg's tools/dataset_converters/coco_stuff164k.py). Training set of every Cat-Seg config.
-data_root = 'data/coco_stuff164k'
+# ---- paths to edit: every Cat-Seg training config reads its data from here ---------------
+data_root = 'data/coco_stuff164k'  # images/, annotations/ (mmseg's coco_stuff164k converter)
+# ------------------------------------------------------------------------------------------
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadCheckedSegMap', num_classes=171, ignore_index=255),

@@ -1,4 +1,7 @@
 # Evaluation set: Pascal Context-59 (mmseg's PascalContextDataset59).
+# ---- paths to edit: every config tested on this set reads its data from here -------------
+data_root = 'data/VOCdevkit/VOC2010'  # mmseg's pascal_context converter
+# ------------------------------------------------------------------------------------------
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(1536, 384), keep_ratio=True),
@@ -8,7 +11,7 @@ test_pipeline = [
 test_dataloader = dict(
     batch_size=1, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='PascalContextDataset59', data_root='data/VOCdevkit/VOC2010',
+    dataset=dict(type='PascalContextDataset59', data_root=data_root,
                  data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassContext'),
                  ann_file='ImageSets/SegmentationContext/val.txt',
                  pipeline=test_pipeline))

@@ -6,7 +6,7 @@ model = dict(
     type='TrainingFreeOVSegmentor',
     data_preprocessor=dict(type='SegDataPreProcessor', mean={{_base_.clip_mean}}, std={{_base_.clip_std}},
                            bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size_divisor=16),
-    backbone=dict(type='CLIPViT', clip_model='ViT-B-16-quickgelu', pretrained='checkpoints/ViT-B-16-openai.pt',
+    backbone=dict(type='CLIPViT', clip_model='ViT-B-16-quickgelu', pretrained=None,  # set by the leaf config
                   out_indices=(), with_dense=True, dense_mode='value', frozen_stages=12),
     decode_head=dict(type='DenseCosineOVHead', text_dim=512, test_class_embeddings=None,
                      align_corners=False),

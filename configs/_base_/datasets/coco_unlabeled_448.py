@@ -1,6 +1,8 @@
 # COCO train2017 images without labels, resized (longest side) and padded to 448 px.
+# ---- paths to edit: every stage-1 and stage-2 config on COCO reads its images from here ---
+data_root = 'data/coco/'  # train2017/ and annotations/instances_train2017.json
+# ------------------------------------------------------------------------------------------
 image_size = 448
-data_root = 'data/coco/'
 train_pipeline = [
     dict(type='LoadImageChecked', on_unreadable='raise'),
     dict(type='ResizeLongestSidePad', size=image_size),

@@ -1,8 +1,9 @@
 # OV-COCO (48 base / 17 novel) from tools/prepare_ov_coco.py; training drops novel instances.
-# Leaf configs set data_root and re-state the paths that use it; another image size: see the
-# L/14 configs (their pipelines are these with image_size replaced).
+# Another image size: see the L/14 configs (their pipelines are these with image_size replaced).
+# ---- paths to edit: every OV-COCO config reads its data from here ------------------------
+data_root = 'data/coco/'  # annotations/ from tools/prepare_ov_coco.py, train2017/, val2017/
+# ------------------------------------------------------------------------------------------
 dataset_type = 'OVCocoDataset'
-data_root = 'data/coco/'
 image_size = (640, 640)
 train_pipeline = [
     dict(type='LoadImageFromFile'),

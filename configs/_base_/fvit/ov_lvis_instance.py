@@ -1,7 +1,9 @@
 # OV-LVIS (LVIS v1; rare = novel) from tools/prepare_ov_lvis.py; box and mask APr/APc/APf.
 # Images: data_root/train2017, data_root/val2017 (COCO 2017 images, LVIS uses their URLs).
+# ---- paths to edit: every OV-LVIS config reads its data from here ------------------------
+data_root = 'data/lvis_v1/'  # annotations/ from tools/prepare_ov_lvis.py, train2017/, val2017/
+# ------------------------------------------------------------------------------------------
 dataset_type = 'OVLVISV1Dataset'
-data_root = 'data/lvis_v1/'
 image_size = (1024, 1024)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -53,3 +55,5 @@ val_evaluator = dict(
     ann_file=data_root + 'annotations/lvis_v1_val.json',
     metric=['bbox', 'segm'])
 test_evaluator = val_evaluator
+# The novel (rare) classes of OV-LVIS, for the box head (tools/prepare_ov_lvis.py).
+ov_lvis_novel_classes = data_root + 'annotations/lvis_v1_ov_novel_classes.json'

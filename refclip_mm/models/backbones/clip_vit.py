@@ -69,7 +69,9 @@ class CLIPViT(FrozenPartsMixin, BaseModule):
 
     Args:
         clip_model: open_clip model name (``'ViT-B-16'``, ``'EVA02-L-14'``, ...)
-            or an architecture dict (see :mod:`refclip_mm.clip.factory`).
+            or an architecture dict (see :mod:`refclip_mm.clip.factory`); ``None``: the
+            architecture ``pretrained`` records (a CLIP or tower file of this package). A
+            file that records another architecture is refused, naming both.
         pretrained: local CLIP weight file (any format
             :func:`refclip_mm.clip.build_clip` reads); loaded at construction.
         checkpoint_prefix: prefix of the CLIP keys in that file (auto-detected).
@@ -97,7 +99,7 @@ class CLIPViT(FrozenPartsMixin, BaseModule):
     """
 
     def __init__(self,
-                 clip_model: Union[str, Dict[str, Any]] = 'ViT-B-16',
+                 clip_model: Optional[Union[str, Dict[str, Any]]] = None,
                  pretrained: Optional[str] = None,
                  checkpoint_prefix: Optional[str] = None,
                  quick_gelu: Optional[bool] = None,

@@ -4,9 +4,9 @@ from typing import Any, Optional, Tuple
 import torch
 
 from ...registry import MODELS
+from ...utils.renamed import refuse_renamed
 from ..frozen import freeze_parts
-from ..refined_tower import RefinedTower, build_refiner
-from ..refiner_file import export_refiner, read_refiner_file  # noqa: F401 (re-exported)
+from ..refined_tower import RefinedTower, build_refiner, check_token_space
 from .clip_vit import CLIPViT
 
 
@@ -19,19 +19,18 @@ class RefinerBackbone(CLIPViT):
     ``B x D x h x w``. The tower and the Refiner are frozen.
 
     Args:
-        refiner_checkpoint: a Refiner file (``tools/export_refiner.py``; its
-            metadata gives the Refiner's shape and token space, see
-            :mod:`refclip_mm.models.refiner_file`); ``None`` builds an
-            untrained (identity) Refiner from ``refiner``.
-        refiner: Refiner options (``depth``, ``num_heads``, ``mlp_ratio``);
-            values recorded in the checkpoint are used, and a config value
-            that contradicts them is an error.
+        refiner_file: a Refiner file (``tools/export_refiner.py``; its metadata gives the
+            Refiner's shape and token space, see :mod:`refclip_mm.models.refiner_file`);
+            ``None`` builds an untrained (identity) Refiner from ``refiner``.
+        refiner: Refiner options (``depth``, ``num_heads``, ``mlp_ratio``,
+            ``token_space``); with a file each must agree with it.
         **kwargs: :class:`CLIPViT` arguments (``with_dense`` is always on, the
             tower always fully frozen).
     """
 
-    def __init__(self, refiner_checkpoint: Optional[str] = None, refiner: Optional[dict] = None,
+    def __init__(self, refiner_file: Optional[str] = None, refiner: Optional[dict] = None,
                  **kwargs: Any):
+        refuse_renamed(kwargs, dict(refiner_checkpoint='refiner_file'), 'RefinerBackbone')
         kwargs['with_dense'] = True
         if kwargs.get('trainable_blocks') is not None:
             raise ValueError('RefinerBackbone keeps the CLIP tower frozen; remove trainable_blocks')
@@ -39,22 +38,19 @@ class RefinerBackbone(CLIPViT):
         super().__init__(**kwargs)
         self.frozen_stages = self.tower.depth
         self._frozen_modules += self._freeze(self.tower.depth, None)
-        cfg = dict(refiner or {})
-        cfg.pop('type', None)
-        state = None
-        if refiner_checkpoint is not None:
-            state, recorded = read_refiner_file(refiner_checkpoint)
-            conflicts = {k: (v, recorded[k]) for k, v in cfg.items()
-                         if k in recorded and recorded[k] != v}
-            if conflicts:
-                raise ValueError(f'refiner options {conflicts} (config, file) conflict with '
-                                 f'{refiner_checkpoint!r}')
-            cfg.update(recorded)
-        self.token_space = cfg.pop('token_space', 'projected')
-        self.refiner = build_refiner(cfg, self.tower, self.token_space, state,
-                                     source=refiner_checkpoint)
+        options = dict(refiner or {})
+        if refiner_file is not None:
+            self.refined = RefinedTower.from_file(self.tower, refiner_file, self.dense_mode,
+                                                  options)
+        else:
+            options.pop('type', None)
+            token_space = check_token_space(options.pop('token_space', 'projected'),
+                                            'refiner.token_space')
+            self.refined = RefinedTower(self.tower, build_refiner(options, self.tower, token_space),
+                                        token_space, self.dense_mode)
+        self.token_space = self.refined.token_space
+        self.refiner = self.refined.frozen_refiner  # registered here: its weights are saved
         self._frozen_modules += freeze_parts([self.refiner])
-        self.refined = RefinedTower(self.tower, self.refiner, self.token_space, self.dense_mode)
         self.project_dense = self.refined.project_tokens  # width: refine, then project
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:

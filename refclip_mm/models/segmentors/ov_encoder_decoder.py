@@ -4,8 +4,8 @@ from typing import List, Optional
 import torch
 from mmseg.models.segmentors import EncoderDecoder
 
-from ...evaluation.dense_source import find_dense_fn
 from ...registry import MODELS
+from ..dense_source import find_dense_fn
 
 
 @MODELS.register_module()
@@ -39,7 +39,7 @@ class OVEncoderDecoder(EncoderDecoder):
 class TrainingFreeOVSegmentor(OVEncoderDecoder):
     """Training-free open-vocabulary segmentation of any CLIP tower.
 
-    The backbone's dense map (found by :func:`refclip_mm.evaluation.find_dense_fn`:
+    The backbone's dense map (found by :func:`refclip_mm.models.dense_source.find_dense_fn`:
     ``extract_dense``, a ``DenseCLIPTower``, a ``CLIPViT`` / ``RefinerBackbone``
     with ``with_dense``, ...) goes to a parameter-free :class:`DenseCosineOVHead`;
     the prediction is the argmax over classes of the dense-map / text cosine.

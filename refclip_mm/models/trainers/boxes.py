@@ -11,18 +11,13 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 
+from ...utils.runner_state import current_iteration
+
 
 def seeded_generator(seed: int, rank: int, iteration: int) -> torch.Generator:
     """The box generator of ``iteration`` on ``rank`` of a run seeded with ``seed``."""
     return torch.Generator().manual_seed(
         (int(seed) * 1_000_003 + int(rank) * 10_007 + int(iteration)) % (2 ** 63))
-
-
-def current_iteration() -> Optional[int]:
-    """The training iteration the running mmengine Runner is at (``None`` outside a Runner)."""
-    from mmengine.logging import MessageHub
-    iteration = MessageHub.get_current_instance().get_info('iter')
-    return None if iteration is None else int(iteration)
 
 
 def box_generator() -> Optional[torch.Generator]:

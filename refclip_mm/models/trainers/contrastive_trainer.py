@@ -6,11 +6,10 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 
-from ...clip import build_clip
+from ...clip import build_clip, clip_dims
 from ...datasets.transforms import clip_image_preprocessor
 from ...registry import MODELS
-from ...utils.artifact import (artifact_meta, clip_dims, meta_of, plain, recorded_model_cfg,
-                               save_artifact)
+from ...utils.artifact import artifact_meta, meta_of, plain, recorded_model_cfg, save_artifact
 from ...utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
 from ...utils.weight_layouts import select_weights
 from .finite import FiniteLossMixin

@@ -12,10 +12,9 @@ from typing import Any, Dict, Optional
 
 import torch
 
-from ...clip import read_clip_state_dict
+from ...clip import clip_dims, read_clip_state_dict
 from ...clip.convert import to_open_clip_state_dict
-from ...utils.artifact import (artifact_meta, clip_dims, meta_of, plain, recorded_config,
-                               save_artifact)
+from ...utils.artifact import artifact_meta, meta_of, plain, recorded_config, save_artifact
 from ...utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
 from ...utils.weight_layouts import select_weights
 
@@ -42,7 +41,8 @@ def stage2_method(cfg: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     loss = str(dict((cfg.get('model') or {}).get('loss_rla') or default_loss).get('type', ''))
     hooks = [h for h in cfg.get('custom_hooks') or []
              if str(h.get('type', '')).split('.')[-1] == 'SCDDistillHook']
-    refiner = hooks[0].get('refiner') if hooks else None
+    # configs recorded before the hook's argument was renamed call it 'refiner'
+    refiner = (hooks[0].get('refiner_file', hooks[0].get('refiner')) if hooks else None)
     return dict(rla=RLA_NAMES.get(loss.split('.')[-1], loss),
                 scd=None if not hooks else 'R-SC-RLA' if refiner else 'SC-RLA', refiner=refiner)
 

@@ -1,4 +1,4 @@
-"""How the dense-quality tools find the dense map of a module.
+"""How the dense map of a module is found: one rule for the segmentors, tools and hooks.
 
 The contract, in order of precedence (first match wins):
 

@@ -6,8 +6,8 @@ from mmseg.models.segmentors import BaseSegmentor
 from mmseg.structures import SegDataSample
 from torch import nn
 
-from ..registry import MODELS
-from .dense_source import dense_fn, resolve_attr
+from ...registry import MODELS
+from ..dense_source import dense_fn, resolve_attr
 
 
 @MODELS.register_module()
@@ -31,7 +31,7 @@ class DenseFeatureSegmentor(BaseSegmentor):
             current scope) or the module itself.
         dense_attr: dotted path of the sub-module that yields the dense map
             (``''`` = the tower); found as described in
-            :mod:`refclip_mm.evaluation.dense_source`.
+            :mod:`refclip_mm.models.dense_source`.
         mode: last-block mode for CLIP towers (default: the tower's own).
         data_preprocessor / init_cfg: as for any mmseg segmentor.
     """

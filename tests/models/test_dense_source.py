@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from refclip_mm.clip import build_image_tower, tiny_arch
-from refclip_mm.evaluation import find_dense_fn
+from refclip_mm.models.dense_source import find_dense_fn
 from refclip_mm.registry import MODELS
 
 
