@@ -250,6 +250,22 @@ def save_class_embeddings(path: str, embeddings: ClassEmbeddings) -> None:
     atomic_torch_save(embeddings.to_dict(), path)
 
 
+IN_MEMORY = 'the vocabulary given in memory'  # how errors name embeddings that are no file
+
+
+def as_class_embeddings(source: Union[str, ClassEmbeddings],
+                        names: Optional[Sequence[str]] = None) -> ClassEmbeddings:
+    """A class-embedding file read by :func:`load_class_embeddings`, or ``source`` itself when it
+    is a :class:`ClassEmbeddings` already in memory (a vocabulary embedded at run time); with
+    ``names``, only those rows, in that order (raises on absent ones)."""
+    if not isinstance(source, ClassEmbeddings):
+        return load_class_embeddings(source, names)
+    if names is None:
+        return source
+    return ClassEmbeddings(list(names), source.select(names, source=IN_MEMORY), source.background,
+                           source.templates, source.model)
+
+
 def load_class_embeddings(path: str, names: Optional[Sequence[str]] = None) -> ClassEmbeddings:
     """Read a class-embedding file through the safe loader.
 

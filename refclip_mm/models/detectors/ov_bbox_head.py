@@ -1,5 +1,5 @@
 """OVBBoxHead: cosine classifier against class-name text embeddings (F-ViT)."""
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -9,7 +9,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import nn
 
-from ...clip import load_class_embeddings
+from ...clip import ClassEmbeddings, as_class_embeddings
 from ...datasets.ov_detection import NamesType, read_class_list, split_classes
 from ...registry import MODELS
 from .score_fusion import clip_region_probs, fuse_scores
@@ -32,7 +32,9 @@ class OVBBoxHead(ConvFCBBoxHead):
 
     Args:
         class_embeddings: path of a class-embedding file
-            (:func:`refclip_mm.clip.save_class_embeddings`).
+            (:func:`refclip_mm.clip.save_class_embeddings`), or the embeddings themselves
+            (a :class:`~refclip_mm.clip.ClassEmbeddings`, e.g. a vocabulary embedded at run time;
+            :meth:`set_vocabulary` swaps them in a built head).
         class_names: the dataset's classes in label order; ``None`` takes all
             names of the embedding file in its order.
         novel_classes / base_classes: the split (names, or a JSON file with a
@@ -45,7 +47,7 @@ class OVBBoxHead(ConvFCBBoxHead):
     """
 
     def __init__(self,
-                 class_embeddings: str,
+                 class_embeddings: Union[str, ClassEmbeddings],
                  class_names: NamesType = None,
                  novel_classes: NamesType = None,
                  base_classes: NamesType = None,
@@ -64,7 +66,7 @@ class OVBBoxHead(ConvFCBBoxHead):
                  loss_cls: dict = dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
                  **kwargs):
         names = read_class_list(class_names, 'class_names')
-        text = load_class_embeddings(class_embeddings, names=names)  # names absent classes
+        text = as_class_embeddings(class_embeddings, names=names)  # names absent classes
         names = list(text.names)
         if num_classes is not None and num_classes != len(names):
             raise ValueError(f'num_classes={num_classes} but {len(names)} class names; leave '
@@ -103,6 +105,34 @@ class OVBBoxHead(ConvFCBBoxHead):
         novel_mask = torch.zeros(len(names) + 1, dtype=torch.bool)
         novel_mask[[names.index(n) for n in novel]] = True
         self.register_buffer('novel_mask', novel_mask, persistent=False)
+
+    def set_vocabulary(self, embeddings: ClassEmbeddings, base_classes: Sequence[str] = ()) -> None:
+        """Score another vocabulary from now on, without rebuilding the head.
+
+        The class embeddings, class names and count become those of ``embeddings``; its
+        background row replaces the background embedding unless that is learned
+        (``learn_background``); the names in ``base_classes`` are fused as base classes
+        (``alpha``), every other name as novel (``beta``). Trained parameters are untouched.
+        """
+        names = list(embeddings.names)
+        rows = embeddings.embeddings
+        if not names or rows.dim() != 2 or rows.shape != (len(names), self.embed_dim):
+            raise ValueError(f'a vocabulary of {len(names)} names with embeddings '
+                             f'{tuple(rows.shape)} does not fit this head: it needs one '
+                             f'{self.embed_dim}-d row per name (the CLIP model of the backbone)')
+        base, novel = split_classes(names, [n for n in names if n in set(base_classes)], None)
+        device = self.text_embeddings.device
+        self.text_embeddings = F.normalize(rows.float(), dim=-1).to(device)
+        if not isinstance(self.background_embedding, nn.Parameter):
+            self.background_embedding = F.normalize(embeddings.background.float(), dim=-1).to(device)
+        novel_mask = torch.zeros(len(names) + 1, dtype=torch.bool, device=device)
+        novel_mask[[names.index(n) for n in novel]] = True
+        self.novel_mask = novel_mask
+        weights = getattr(self.loss_cls, 'class_weight', None)
+        if weights is not None:  # one weight per class, the background's last
+            self.loss_cls.class_weight = [1.0] * len(names) + [weights[-1]]
+        self.class_names, self.num_classes = names, len(names)
+        self.base_classes, self.novel_classes = base, novel
 
     @property
     def all_embeddings(self) -> torch.Tensor:

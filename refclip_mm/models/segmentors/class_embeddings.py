@@ -7,13 +7,14 @@ Which rows are used, and in which order, is set by the dataset's class names
 file's own order is used.
 """
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 from torch import nn
 
-from ...clip import load_class_embeddings
+from ...clip import ClassEmbeddings, load_class_embeddings
 from ...clip.class_names import BACKGROUND_NAMES
+from ...clip.text import IN_MEMORY
 
 SPLITS = ('train', 'test')
 
@@ -28,11 +29,14 @@ class ClassEmbeddingBank(nn.Module):
         train_file: class-embedding file used in training mode (may be ``None``
             for evaluation-only models).
         test_file: file used in eval mode (validation / test); ``None`` = ``train_file``.
+            Either may also be the embeddings themselves (a
+            :class:`~refclip_mm.clip.ClassEmbeddings`); :meth:`set_embeddings` swaps them later.
         text_dim: expected embedding dimension ``D`` (the CLIP joint embedding
             dimension); a file of another dimension is refused. ``None`` accepts any.
     """
 
-    def __init__(self, train_file: Optional[str], test_file: Optional[str] = None,
+    def __init__(self, train_file: Union[None, str, ClassEmbeddings],
+                 test_file: Union[None, str, ClassEmbeddings] = None,
                  text_dim: Optional[int] = None):
         super().__init__()
         if train_file is None and test_file is None:
@@ -50,10 +54,13 @@ class ClassEmbeddingBank(nn.Module):
         path = self.files[split]
         if path is None:
             raise ValueError(f'no {split} class-embedding file configured')
-        if not osp.isfile(path):
+        if isinstance(path, ClassEmbeddings):
+            data, path = path, IN_MEMORY
+        elif not osp.isfile(path):
             raise FileNotFoundError(f'class-embedding file not found: {path!r} ({split}); make it '
                                     'with tools/build_text_embeddings.py')
-        data = load_class_embeddings(path)
+        else:
+            data = load_class_embeddings(path)
         if self.text_dim is not None and data.embeddings.shape[1] != self.text_dim:
             raise ValueError(f'{path!r} holds {data.embeddings.shape[1]}-d text embeddings (model '
                              f'{data.model!r}) but the segmentor expects {self.text_dim}-d: build the '
@@ -76,6 +83,13 @@ class ClassEmbeddingBank(nn.Module):
             raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
         self._load(split, names)
 
+    def set_embeddings(self, embeddings: ClassEmbeddings, split: str) -> None:
+        """Use ``embeddings`` (all its rows, in its order) for ``split`` from now on."""
+        if split not in SPLITS:
+            raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
+        self.files[split] = embeddings
+        self._load(split, None)
+
     def embeddings(self, training: bool) -> torch.Tensor:
         """``T x D`` embeddings of the train (``training``) or test split."""
         split = 'train' if training else 'test'
@@ -85,7 +99,9 @@ class ClassEmbeddingBank(nn.Module):
         return emb
 
     def file(self, training: bool) -> str:
-        return self.files['train' if training else 'test']
+        """The file the train / test embeddings come from (or that they were given in memory)."""
+        source = self.files['train' if training else 'test']
+        return IN_MEMORY if isinstance(source, ClassEmbeddings) else source
 
     def num_classes(self, training: bool) -> int:
         split = 'train' if training else 'test'

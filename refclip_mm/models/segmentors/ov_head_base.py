@@ -3,6 +3,7 @@ from typing import Optional, Sequence
 
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 
+from ...clip import ClassEmbeddings
 from .class_embeddings import ClassEmbeddingBank
 
 
@@ -50,3 +51,8 @@ class OVDecodeHeadBase(BaseDecodeHead):
         """Use the embedding rows of ``names`` (a dataset's classes in label order) for
         ``split`` (``'train'`` or ``'test'``); see :class:`ClassEmbeddingBank`."""
         self.class_bank.select(names, split)
+
+    def set_vocabulary(self, embeddings: ClassEmbeddings, split: str = 'test') -> None:
+        """Segment into the classes of ``embeddings`` (a vocabulary embedded at run time, all its
+        rows in its order) in ``split``'s mode from now on; nothing is rebuilt."""
+        self.class_bank.set_embeddings(embeddings, split)
