@@ -23,8 +23,8 @@ from dataclasses import asdict
 from typing import Dict, Optional
 
 from ..utils.paths import config_root
-from .runs import (fit_schedule, last_checkpoint, load_config, ov_ap50, scene_detector_options,
-                   set_hook_options, train, train_then_test)
+from .runs import (fit_schedule, last_checkpoint, load_config, output_to, ov_ap50,
+                   scene_detector_options, set_hook_options, train, train_then_test)
 from .stage_line import StageLine
 
 CONFIGS = dict(
@@ -54,7 +54,7 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
     refiner_file = osp.join(work, 'refiner_tiny.pth')
     tower_file = osp.join(work, 'stage2_tower.pth')
     iters = FAST_ITERS if fast else FULL_ITERS
-    stages = StageLine(8, out)
+    stages = StageLine(9, out)
     out.write(f'refclip_mm demo: {work} (training logs: console.log in each stage folder'
               f'{"" if not verbose else ", streamed"})\n')
 
@@ -153,6 +153,26 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
         metrics = train_then_test(cfg, log_file(stage_dir), progress)
         return {k: round(v, 3) for k, v in ov_ap50(metrics).items()}, stage_dir
 
+    def your_words(progress):
+        from ..datasets.synthetic import NOVEL_THING_CLASSES
+        from .inference import OVDetInferencer
+        stage_dir = osp.join(work, 'fvit')
+        words = ['red square', 'blue circle', 'green triangle', NOVEL_THING_CLASSES[0]]
+        from mmengine.logging import MMLogger
+        options = scene_detector_options(tower_file, osp.join(work, 'class_embeddings.pth'),
+                                         data)
+        image = osp.join(data, 'images', 'val', sorted(os.listdir(
+            osp.join(data, 'images', 'val')))[0])
+        out_dir = osp.join(work, 'your_words')
+        with output_to(log_file(out_dir)):
+            MMLogger.get_instance('refclip_mm_your_words')  # a logger on this output
+            inferencer = OVDetInferencer(load_config(config_path('fvit'), cfg_options=options),
+                                         last_checkpoint(stage_dir), texts=words,
+                                         clip_weights=clip_file, show_progress=False)
+            inferencer(image, out_dir=out_dir, pred_score_thr=0.05)
+        picture = osp.join(out_dir, 'vis', osp.basename(image))
+        return dict(words=', '.join(words)), picture
+
     stages.run('data: synthetic scenes', make_data)
     stages.run('a tiny random CLIP', make_clip)
     stages.run('stage 1: Refiner on the frozen CLIP', stage1)
@@ -161,6 +181,8 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
     stages.run('dense-feature pictures', pictures)
     stages.run('segmentation on the stage-2 tower (IoUMetric)', segmentation)
     stages.run('open-vocabulary detection: F-ViT (OVCocoMetric)', detection)
+    stages.run('your words: the F-ViT on a val scene, with a class it never trained on',
+               your_words)
 
     out.write('\nresults (a random tiny CLIP on generated scenes: the numbers show that the '
               'pipeline runs)\n')
@@ -168,6 +190,8 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
         if isinstance(result, dict):
             out.write(f'  {title}: ' + ', '.join(f'{k} {v}' for k, v in result.items()) + '\n')
     out.write(f'  pictures: {osp.join(work, "dense_vis", "all.png")}\n'
+              f'  your words: {stages.rows[-1][3]} (tools/infer.py does this for your '
+              'images)\n'
               'Real weights and data: the full configs under configs/refiner, configs/rla, '
               'configs/fvit and configs/catseg;\neach starts with a block of the paths to edit '
               '(docs/getting_started.md).\n')

@@ -121,7 +121,7 @@ def fit_schedule(cfg: Config, max_iters: int, warmup: Optional[int] = None) -> C
 
 
 @contextlib.contextmanager
-def _output_to(log_file: Optional[str]):
+def output_to(log_file: Optional[str]):
     """Send stdout and stderr (mmengine's console log among them) to ``log_file``."""
     if log_file is None:
         yield
@@ -151,7 +151,7 @@ def train(cfg: Config, log_file: Optional[str] = None,
     every iteration.
     """
     prepare_cpu_distributed(cfg)
-    with _output_to(log_file):
+    with output_to(log_file):
         runner = Runner.from_cfg(cfg)
         if progress is not None:
             runner.register_hook(_ProgressHook(progress))
@@ -171,7 +171,7 @@ def test(cfg: Config, checkpoint: str, out: Optional[str] = None,
         raise ValueError(f'--out must end with .pkl, got {out!r}')
     cfg.load_from = checkpoint
     prepare_cpu_distributed(cfg)
-    with _output_to(log_file):
+    with output_to(log_file):
         runner = Runner.from_cfg(cfg)
         if out is not None:
             from mmengine.evaluator import DumpResults
