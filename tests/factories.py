@@ -19,14 +19,14 @@ from refclip_mm.clip import (ClassEmbeddings, build_text_tower, make_class_embed
 from refclip_mm.models.backbones import Refiner
 from refclip_mm.models.refiner_file import save_refiner
 
-TINY_EMBED_DIM = 32  # embed_dim of both tiny CLIPs (refclip_mm.clip.tiny)
+TINY_EMBED_DIM = 32  # embed_dim of the tiny CLIPs (refclip_mm.clip.tiny)
 
 
 def tiny_clip_file(path, kind: str = 'openai', seed: int = 0):
     """Write a tiny CLIP weight file (open_clip format, seeded random weights) at ``path``.
 
     Args:
-        kind: ``'openai'`` or ``'eva'`` (:func:`refclip_mm.clip.tiny_arch`).
+        kind: ``'openai'``, ``'eva'`` or ``'siglip2'`` (:func:`refclip_mm.clip.tiny_arch`).
 
     Returns:
         the open_clip model whose weights were written.

@@ -6,23 +6,27 @@ parameters (its state dict is ``visual.<open_clip keys>``) and adds:
 * ``forward_dense(x, mode, out_indices)``: blocks ``1..L-1`` run unchanged;
   the last block runs in ``mode``; the patch tokens are normalised and
   projected to the joint embedding: a ``B x D x h x w`` map.
-* ``encode_image(x)``: the CLS-path image embedding (``B x D``), equal to
-  open_clip's ``encode_image`` at the native size and defined at any size.
+* ``encode_image(x)``: the tower's own image embedding (``B x D``: the CLS
+  path, or SigLIP's attention-pool head), equal to open_clip's
+  ``encode_image`` at the native size and defined at any size.
 * ``region_features(dense, boxes)``: RoIAlign 1x1 of the dense map (``K x D``).
 
 The positional embedding is resized to any ``h x w`` grid (bicubic,
 ``align_corners=False``, no antialias; the CLS entry kept) and EVA's rotary
-embedding is recomputed for that grid. Two backends:
-:class:`OpenCLIPViTTower` (open_clip ``VisionTransformer``) and
-:class:`EvaViTTower` (timm ``Eva`` inside open_clip's ``TimmModel``); use
+embedding is recomputed for that grid. Three backends:
+:class:`OpenCLIPViTTower` (open_clip ``VisionTransformer``),
+:class:`EvaViTTower` (timm ``Eva`` inside open_clip's ``TimmModel``) and
+:class:`SigLIPViTTower` (timm ``VisionTransformer`` without class token and
+with an attention-pool head inside ``TimmModel``: SigLIP / SigLIP 2); use
 :func:`wrap_image_tower` to pick one.
 
 Attention: open_clip's ``ResidualAttentionBlock`` runs through
 ``F.scaled_dot_product_attention`` in every mode
 (:func:`~refclip_mm.utils.attention.mha_self_attention`; ``nn.MultiheadAttention``'s
-no-grad fast path would materialise the ``N x N`` matrix on CPU); timm's ``Eva`` uses it
-itself (timm's fused attention, on by default). Under autocast (a frozen tower in bf16) the
-residual stream keeps the input's dtype: only the matrix products run in low precision.
+no-grad fast path would materialise the ``N x N`` matrix on CPU); timm's ``Eva`` and
+``VisionTransformer`` use it themselves (timm's fused attention, on by default). Under
+autocast (a frozen tower in bf16) the residual stream keeps the input's dtype: only the
+matrix products run in low precision.
 
 Dense modes of the last block (``x`` = tokens entering it):
 
@@ -31,6 +35,11 @@ Dense modes of the last block (``x`` = tokens entering it):
 * ``qq`` / ``kk``: attention weights from ``softmax(q q^T)`` / ``softmax(k k^T)``
   (self-correlation), values and the rest of the block unchanged;
 * ``plain``: the last block as trained.
+
+Then the final norm and the projection map every patch token to the joint
+embedding. For SigLIP the projection is the attention-pool head taken per
+token: the head's value projection, its ``proj`` and its MLP residual, i.e.
+the head's output when its query attends to that token alone.
 """
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -95,11 +104,15 @@ class DenseCLIPTower(nn.Module):
             of the patch size instead of raising.
         window_size: if set, blocks not in ``global_blocks`` attend within
             non-overlapping ``window_size x window_size`` token windows (the
-            CLS token joins every window and its outputs are averaged; the
-            grid is zero-padded to whole windows and padded keys are masked).
+            CLS token, if the tower has one, joins every window and its outputs
+            are averaged; the grid is zero-padded to whole windows and padded
+            keys are masked).
             In ``qq``/``kk`` modes the last block of the dense path attends globally.
         global_blocks: block indices that keep global attention.
     """
+
+    #: tokens before the patch grid in the block sequence (the CLS token; none for SigLIP)
+    num_prefix: int = 1
 
     def __init__(self, visual: nn.Module, pad_to_patch: bool = False,
                  window_size: Optional[int] = None, global_blocks: Sequence[int] = ()):
@@ -143,11 +156,12 @@ class DenseCLIPTower(nn.Module):
         raise NotImplementedError
 
     def stem_modules(self) -> List[Union[nn.Module, nn.Parameter]]:
-        """Patch embedding, class token, positions and pre-norm (frozen by ``frozen_stages=0``)."""
+        """Patch embedding, class token (if any), positions and pre-norm (frozen by
+        ``frozen_stages=0``)."""
         raise NotImplementedError
 
     def head_modules(self) -> List[Union[nn.Module, nn.Parameter]]:
-        """Final norm and projection."""
+        """Final norm and projection (SigLIP: the attention-pool head)."""
         raise NotImplementedError
 
     # -------------------------------------------------------------- helpers
@@ -184,7 +198,7 @@ class DenseCLIPTower(nn.Module):
 
     # -------------------------------------------------------- backend hooks
     def _embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, Any]]:
-        """Images ``B x 3 x H x W`` -> tokens ``B x (1 + h*w) x C`` and a context dict
+        """Images ``B x 3 x H x W`` -> tokens ``B x (num_prefix + h*w) x C`` and a context dict
         (``grid``: ``(h, w)``, plus backend extras such as ``rope``)."""
         raise NotImplementedError
 
@@ -253,19 +267,20 @@ class DenseCLIPTower(nn.Module):
             grid = grid.reshape(*lead, nh, ws, nw, ws, grid.shape[-1]).transpose(-4, -3)
             return grid.reshape(-1, ws * ws, grid.shape[-1])
 
-        patches = partition(x[:, 1:].reshape(batch, h, w, channels))
-        cls = x[:, :1].repeat_interleave(nh * nw, dim=0)
-        seq = torch.cat([cls, patches], dim=1)
+        n = self.num_prefix
+        patches = partition(x[:, n:].reshape(batch, h, w, channels))
+        prefix = x[:, :n].repeat_interleave(nh * nw, dim=0)
+        seq = torch.cat([prefix, patches], dim=1)
         key_mask = None
         if pad_h or pad_w:
             valid = partition(torch.ones(h, w, 1, dtype=torch.bool, device=x.device)).squeeze(-1)
-            valid = torch.cat([valid.new_ones(valid.shape[0], 1), valid], dim=1)
+            valid = torch.cat([valid.new_ones(valid.shape[0], n), valid], dim=1)
             key_mask = valid.repeat(batch, 1)
         out = self._run_block(block, seq, self._window_context(ctx, partition, batch), key_mask)
-        cls_out = out[:, :1].reshape(batch, nh * nw, channels).mean(dim=1, keepdim=True)
-        grid = out[:, 1:].reshape(batch, nh, nw, ws, ws, channels).transpose(2, 3)
+        prefix_out = out[:, :n].reshape(batch, nh * nw, n, channels).mean(dim=1)
+        grid = out[:, n:].reshape(batch, nh, nw, ws, ws, channels).transpose(2, 3)
         grid = grid.reshape(batch, nh * ws, nw * ws, channels)[:, :h, :w]
-        return torch.cat([cls_out, grid.reshape(batch, h * w, channels)], dim=1)
+        return torch.cat([prefix_out, grid.reshape(batch, h * w, channels)], dim=1)
 
     def _to_map(self, tokens: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
         """``B x h*w x C`` tokens -> ``B x C x h x w`` (a view, no copy)."""
@@ -323,9 +338,9 @@ class DenseCLIPTower(nn.Module):
                                        use_reentrant=False)
                 else:
                     final = self._dense_block(self.blocks[last], x, ctx, mode)
-                tokens = self._norm_tokens(final[:, 1:])
+                tokens = self._norm_tokens(final[:, self.num_prefix:])
                 dense = self._to_map(self._project_normed(tokens) if project else tokens, grid)
-        features = [self._to_map(taken[i][:, 1:], grid) for i in indices]
+        features = [self._to_map(taken[i][:, self.num_prefix:], grid) for i in indices]
         return DenseOutput(dense, features)
 
     def forward(self, x: torch.Tensor, mode: str = 'value') -> torch.Tensor:
@@ -333,8 +348,9 @@ class DenseCLIPTower(nn.Module):
         return self.forward_dense(x, mode=mode).dense
 
     def encode_image(self, x: torch.Tensor, normalize: bool = False) -> torch.Tensor:
-        """CLS-path image embedding ``B x D`` (open_clip's ``encode_image`` at the
-        native size; positions resized at other sizes)."""
+        """The tower's own image embedding ``B x D`` (the CLS path; SigLIP: its attention-pool
+        head): open_clip's ``encode_image`` at the native size; positions resized at other
+        sizes."""
         x = self.prepare_input(x)
         x, ctx = self._embed(x)
         for index in range(self.depth):
@@ -643,11 +659,154 @@ class EvaViTTower(DenseCLIPTower):
         return self.visual.head(self.trunk.forward_head(self.trunk.norm(x)))
 
 
+class SigLIPViTTower(DenseCLIPTower):
+    """Dense forward for timm's ``VisionTransformer`` with an attention-pool (MAP) head inside
+    open_clip's ``TimmModel``: the SigLIP and SigLIP 2 image towers (``ViT-B-16-SigLIP2``,
+    ``ViT-SO400M-14-SigLIP2``, ...).
+
+    These towers have no class token: the blocks see only the ``h*w`` patch tokens, and the
+    image embedding is the head's pooling (a learned latent query attending over all tokens,
+    ``proj``, then ``x + mlp(norm(x))``). The head is the tower's projection: the dense map
+    takes every token through it as if the latent query attended to that token alone
+    (:meth:`_project_normed`, docs/method.md section 2.1).
+    """
+
+    num_prefix = 0
+
+    def __init__(self, visual: nn.Module, **kwargs: Any):
+        from timm.layers import Attention, AttentionPoolLatent, PatchEmbed
+        from timm.models.vision_transformer import Block
+        trunk = visual.trunk
+        problems = []
+        pool = getattr(trunk, 'attn_pool', None)
+        if not isinstance(pool, AttentionPoolLatent):
+            problems.append('no attention-pool (MAP) head')
+        else:
+            if pool.latent_len != 1 or pool.pool != 'token':
+                problems.append('a head with several latent queries')
+            if pool.pos_embed is not None:
+                problems.append('a head with its own position table')
+            if pool.mlp is None:
+                problems.append('a head without projection and MLP')
+        if trunk.num_prefix_tokens != 0:
+            problems.append('class or register tokens')
+        if type(trunk.patch_embed) is not PatchEmbed:
+            problems.append(f'{type(trunk.patch_embed).__name__} patch embedding')
+        if any(type(b) is not Block or type(b.attn) is not Attention for b in trunk.blocks):
+            problems.append('blocks other than timm Block/Attention')
+        if problems:
+            raise NotImplementedError(f'unsupported SigLIP tower ({", ".join(problems)}); supported '
+                                      'are timm ViTs without class token and with a MAP head, such '
+                                      'as the image towers of ViT-B-16-SigLIP2 / ViT-SO400M-14-SigLIP2')
+        super().__init__(visual, **kwargs)
+        probe = torch.zeros(1, 1, self.width, dtype=trunk.patch_embed.proj.weight.dtype)
+        with torch.no_grad():
+            self._embed_dim = int(self._project_tokens(probe).shape[-1])
+
+    @property
+    def trunk(self) -> nn.Module:
+        return self.visual.trunk
+
+    @property
+    def blocks(self) -> nn.Sequential:
+        return self.trunk.blocks
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.trunk.patch_embed.patch_size[0])
+
+    @property
+    def native_grid(self) -> Tuple[int, int]:
+        return tuple(self.trunk.patch_embed.grid_size)
+
+    @property
+    def width(self) -> int:
+        return int(self.trunk.embed_dim)
+
+    @property
+    def embed_dim(self) -> int:
+        return self._embed_dim
+
+    def stem_modules(self):
+        t = self.trunk
+        return [t.patch_embed, t.norm_pre] + ([t.pos_embed] if t.pos_embed is not None else [])
+
+    def head_modules(self):
+        t = self.trunk
+        return [t.norm, t.attn_pool, t.fc_norm, t.head, self.visual.head]
+
+    def _embed(self, x):
+        t = self.trunk
+        pe = t.patch_embed
+        x = pe.proj(x).to(x.dtype)  # under autocast: keep the residual stream in the input's dtype
+        grid = tuple(x.shape[-2:])
+        x = pe.norm(x.flatten(2).transpose(1, 2))
+        if t.pos_embed is not None:
+            pos = resize_abs_pos_embed(t.pos_embed[0], self.native_grid, grid, num_prefix=0)
+            x = x + pos.to(x.dtype)
+        return t.norm_pre(t.pos_drop(x)), dict(grid=grid)
+
+    def _run_block(self, block, x, ctx, key_mask=None):
+        mask = None
+        if key_mask is not None:
+            mask = _float_key_mask(key_mask, block.attn.num_heads, x.shape[1], x.dtype,
+                                   merge_heads=False)
+        return block(x, attn_mask=mask)
+
+    def _dense_block(self, block, x, ctx, mode):
+        attn = block.attn
+        y = block.norm1(x)
+        batch, length, _ = y.shape
+        dim = attn.attn_dim
+        weight, bias = attn.qkv.weight, attn.qkv.bias
+        if mode == 'value':
+            out = F.linear(y, weight[2 * dim:], None if bias is None else bias[2 * dim:])
+        else:
+            def heads(t):
+                return t.reshape(batch, length, attn.num_heads, attn.head_dim).transpose(1, 2)
+
+            q, k, v = F.linear(y, weight, bias).chunk(3, dim=-1)
+            s = attn.q_norm(heads(q)) if mode == 'qq' else attn.k_norm(heads(k))
+            out = F.scaled_dot_product_attention(s, s, heads(v))
+            out = out.transpose(1, 2).reshape(batch, length, dim)
+        out = attn.norm(out)
+        gate = getattr(attn, 'gate', None)
+        if gate is not None:
+            out = out * gate(y).sigmoid()
+        x = x + block.ls1(attn.proj(out))
+        return x + block.ls2(block.mlp(block.norm2(x)))
+
+    def _norm_tokens(self, tokens):
+        return self.trunk.norm(tokens)
+
+    def _head_value(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The MAP head applied to each token alone: ``B x N x C`` -> ``B x N x C'``.
+
+        With all of the latent query's attention on token ``i`` the head's attention output is
+        that token's value (the second half of ``kv``), whatever the query; then ``proj`` and
+        the head's MLP residual ``x + mlp(norm(x))``, as the head runs them.
+        """
+        pool = self.trunk.attn_pool
+        half = pool.kv.weight.shape[0] // 2
+        bias = pool.kv.bias
+        out = F.linear(tokens, pool.kv.weight[half:], None if bias is None else bias[half:])
+        out = pool.proj_drop(pool.proj(out))
+        return out + pool.mlp(pool.norm(out))
+
+    def _project_normed(self, tokens):
+        t = self.trunk
+        return self.visual.head(t.head(t.head_drop(t.fc_norm(self._head_value(tokens)))))
+
+    def _pool(self, x):
+        return self.visual.head(self.trunk.forward_head(self.trunk.norm(x)))
+
+
 def wrap_image_tower(visual: nn.Module, **kwargs: Any) -> DenseCLIPTower:
     """Wrap an open_clip image tower (``model.visual``) in its dense backend.
 
     Args:
-        visual: open_clip ``VisionTransformer`` or ``TimmModel`` with an ``Eva`` trunk.
+        visual: open_clip ``VisionTransformer``, or ``TimmModel`` with an ``Eva`` trunk or a
+            timm ``VisionTransformer`` trunk with a MAP head (SigLIP / SigLIP 2).
         **kwargs: :class:`DenseCLIPTower` options (``pad_to_patch``,
             ``window_size``, ``global_blocks``).
     """
@@ -657,6 +816,10 @@ def wrap_image_tower(visual: nn.Module, **kwargs: Any) -> DenseCLIPTower:
     trunk = getattr(visual, 'trunk', None)
     if trunk is not None and type(trunk).__name__ == 'Eva':
         return EvaViTTower(visual, **kwargs)
+    from timm.models.vision_transformer import VisionTransformer as TimmViT
+    if isinstance(trunk, TimmViT) and getattr(trunk, 'global_pool', None) == 'map':
+        return SigLIPViTTower(visual, **kwargs)
     kind = type(trunk).__name__ if trunk is not None else type(visual).__name__
     raise NotImplementedError(f'{kind} image towers are not supported: only CLIP ViTs '
-                              '(open_clip VisionTransformer, EVA02-CLIP via timm Eva)')
+                              '(open_clip VisionTransformer, EVA02-CLIP via timm Eva, SigLIP / '
+                              'SigLIP 2 via timm VisionTransformer with a MAP head)')

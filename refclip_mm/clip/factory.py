@@ -68,15 +68,36 @@ def clip_dims(name_or_arch: ArchType) -> Dict[str, Optional[int]]:
     return dict(embed_dim=int(cfg['embed_dim']), width=cfg['vision_cfg'].get('width'))
 
 
+def check_text_tokenizer(name: str, cfg: Dict[str, Any]) -> None:
+    """Refuse a text tower whose tokenizer is a Hugging Face one (SigLIP, SigLIP 2, ...).
+
+    open_clip would load it through the ``transformers`` package, which is not a dependency of
+    this package, by downloading the tokenizer; nothing here downloads, and reading a local
+    tokenizer folder is not supported yet. The image tower of such a model builds as usual.
+
+    Raises:
+        NotImplementedError: naming the tokenizer, the missing dependency and the local folder.
+    """
+    hf_name = cfg.get('text_cfg', {}).get('hf_tokenizer_name')
+    if not hf_name:
+        return
+    import importlib.util
+    installed = importlib.util.find_spec('transformers') is not None
+    raise NotImplementedError(
+        f'the text tower of {name} needs the Hugging Face tokenizer {hf_name!r}, which is not '
+        'supported yet: it needs the `transformers` package (not a dependency of refclip_mm; '
+        f'{"installed" if installed else "not installed"} here) and a local copy of the '
+        'tokenizer folder, and no option reads one. Build only the image tower '
+        '(towers=("image",), build_image_tower)')
+
+
 def make_tokenizer(name: str, cfg: Dict[str, Any]):
     """open_clip tokenizer for a named model, or the CLIP BPE tokenizer for an arch dict."""
     import open_clip
-    text_cfg = cfg.get('text_cfg', {})
+    check_text_tokenizer(name, cfg)
     if name != 'custom':
         return open_clip.get_tokenizer(name)
-    if text_cfg.get('hf_tokenizer_name'):
-        raise ValueError('architecture dicts with a Hugging Face tokenizer are not supported '
-                         '(it would need a download); use the CLIP BPE tokenizer')
+    text_cfg = cfg.get('text_cfg', {})
     return open_clip.SimpleTokenizer(context_length=text_cfg.get('context_length', 77))
 
 
@@ -178,7 +199,8 @@ def build_clip(name_or_arch: Optional[ArchType], pretrained: Optional[str] = Non
         :class:`CLIPTowers` in eval mode.
 
     Raises:
-        ValueError: unknown model name / tower; NotImplementedError: not a ViT.
+        ValueError: unknown model name / tower; NotImplementedError: not a ViT, or a text
+            tower with a Hugging Face tokenizer (SigLIP / SigLIP 2: build the image tower only).
         FileNotFoundError / CheckpointError: missing file, or weights for
             another architecture (the message names the mismatching keys).
     """
@@ -192,6 +214,8 @@ def build_clip(name_or_arch: Optional[ArchType], pretrained: Optional[str] = Non
     if quick_gelu is not None:
         cfg['quick_gelu'] = bool(quick_gelu)
     act = dict(quick_gelu=cfg.get('quick_gelu', False), cast_dtype=None)
+    if 'text' in towers:
+        check_text_tokenizer(name, cfg)  # before building anything
 
     image = text = None
     if 'image' in towers:

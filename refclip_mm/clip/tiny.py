@@ -1,6 +1,6 @@
 """Tiny CLIP architectures for tests, the demo and benchmarks' smoke runs.
 
-Both are complete open_clip architecture dicts (as accepted by
+All are complete open_clip architecture dicts (as accepted by
 :func:`refclip_mm.clip.build_clip`): random weights, a few thousand to a few
 hundred thousand parameters per tower, patch size 8, native input 32 px.
 
@@ -11,17 +11,28 @@ hundred thousand parameters per tower, patch size 8, native input 32 px.
   same block structure as open_clip's ``EVA02-B-16``. Its timm model name,
   :data:`TINY_EVA_TIMM_NAME`, is registered with timm when this module is
   imported.
+* :data:`TINY_SIGLIP2_ARCH`: a SigLIP-2-style tower built by timm's
+  ``VisionTransformer`` without class token and with an attention-pool (MAP)
+  head, inside open_clip's ``TimmModel`` with no extra projection, as in
+  open_clip's ``ViT-B-16-SigLIP2`` (its timm model,
+  :data:`TINY_SIGLIP2_TIMM_NAME`, is registered likewise; width = ``embed_dim``
+  = 32).
 
-Their text towers use the real CLIP tokenizer vocabulary (49408 tokens) with a
-short context, so prompts can be encoded with open_clip's tokenizer.
+The text towers of the first two use the real CLIP tokenizer vocabulary (49408
+tokens) with a short context, so prompts can be encoded with open_clip's
+tokenizer. The SigLIP 2 text tower has SigLIP 2's structure (no causal mask,
+last-token pooling, a Hugging Face tokenizer) with a small vocabulary; its
+tokenizer is not available offline, so the package builds only its image tower.
 """
 import copy
 from typing import Any, Dict
 
 from timm.models import register_model
 from timm.models.eva import Eva
+from timm.models.vision_transformer import VisionTransformer
 
 TINY_EVA_TIMM_NAME = 'refclip_tiny_eva02_clip_patch8'
+TINY_SIGLIP2_TIMM_NAME = 'refclip_tiny_siglip2_patch8'
 
 _TINY_TEXT_CFG = dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=2)
 
@@ -40,10 +51,23 @@ TINY_EVA_ARCH: Dict[str, Any] = dict(
     custom_text=True,
 )
 
+TINY_SIGLIP2_ARCH: Dict[str, Any] = dict(
+    embed_dim=32,
+    init_logit_bias=-10,
+    vision_cfg=dict(image_size=32, timm_model_name=TINY_SIGLIP2_TIMM_NAME,
+                    timm_model_pretrained=False, timm_pool='map', timm_proj='none'),
+    text_cfg=dict(context_length=16, vocab_size=1000, hf_tokenizer_name='timm/ViT-B-16-SigLIP2',
+                  tokenizer_kwargs=dict(clean='canonicalize'), width=32, heads=2, layers=2,
+                  no_causal_mask=True, proj_bias=True, pool_type='last',
+                  norm_kwargs=dict(eps=1e-6), act_kwargs=dict(approximate='tanh')),
+    custom_text=True,
+)
+
 
 def tiny_arch(kind: str = 'openai') -> Dict[str, Any]:
-    """A fresh copy of :data:`TINY_OPENAI_ARCH` (``'openai'``) or :data:`TINY_EVA_ARCH` (``'eva'``)."""
-    archs = {'openai': TINY_OPENAI_ARCH, 'eva': TINY_EVA_ARCH}
+    """A fresh copy of :data:`TINY_OPENAI_ARCH` (``'openai'``), :data:`TINY_EVA_ARCH`
+    (``'eva'``) or :data:`TINY_SIGLIP2_ARCH` (``'siglip2'``)."""
+    archs = {'openai': TINY_OPENAI_ARCH, 'eva': TINY_EVA_ARCH, 'siglip2': TINY_SIGLIP2_ARCH}
     if kind not in archs:
         raise ValueError(f'unknown tiny arch {kind!r}; choose one of {sorted(archs)}')
     return copy.deepcopy(archs[kind])
@@ -61,6 +85,20 @@ def refclip_tiny_eva02_clip_patch8(pretrained: bool = False, **kwargs: Any) -> E
                 use_rot_pos_emb=True, ref_feat_shape=(4, 4), global_pool='token')
     args.update(kwargs)
     return Eva(**args)
+
+
+@register_model
+def refclip_tiny_siglip2_patch8(pretrained: bool = False, **kwargs: Any) -> VisionTransformer:
+    """timm entry point of the tiny SigLIP-2-style tower (32 wide, 3 blocks, patch 8, 32 px, no
+    class token, MAP head)."""
+    if pretrained:
+        raise ValueError(f'{TINY_SIGLIP2_TIMM_NAME} has no pretrained weights')
+    for key in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir'):
+        kwargs.pop(key, None)
+    args = dict(img_size=32, patch_size=8, embed_dim=32, depth=3, num_heads=4, class_token=False,
+                global_pool='map')
+    args.update(kwargs)
+    return VisionTransformer(**args)
 
 
 def make_tiny_clip(kind: str = 'openai', seed: int = 0):
