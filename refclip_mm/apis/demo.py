@@ -158,6 +158,7 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
         from .inference import OVDetInferencer
         stage_dir = osp.join(work, 'fvit')
         words = ['red square', 'blue circle', 'green triangle', NOVEL_THING_CLASSES[0]]
+        import mmcv
         from mmengine.logging import MMLogger
         options = scene_detector_options(tower_file, osp.join(work, 'class_embeddings.pth'),
                                          data)
@@ -169,8 +170,11 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
             inferencer = OVDetInferencer(load_config(config_path('fvit'), cfg_options=options),
                                          last_checkpoint(stage_dir), texts=words,
                                          clip_weights=clip_file, show_progress=False)
-            inferencer(image, out_dir=out_dir, pred_score_thr=0.05)
-        picture = osp.join(out_dir, 'vis', osp.basename(image))
+            # the 64 px scene shown 4 times larger, so that the labels can be read (the
+            # detector sees it at its own 64 px: the config's test pipeline resizes it)
+            large = mmcv.imrescale(mmcv.imread(image), 4, interpolation='nearest')
+            inferencer(large, out_dir=out_dir, pred_score_thr=0.3)
+        picture = osp.join(out_dir, 'vis', '00000000.jpg')
         return dict(words=', '.join(words)), picture
 
     stages.run('data: synthetic scenes', make_data)
