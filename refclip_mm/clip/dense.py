@@ -500,7 +500,42 @@ class OpenCLIPViTTower(DenseCLIPTower):
         return pooled @ self.visual.proj if self.visual.proj is not None else pooled
 
 
-class EvaViTTower(DenseCLIPTower):
+class TimmTrunkTower(DenseCLIPTower):
+    """What the towers that wrap a timm trunk (``visual.trunk`` inside open_clip's
+    ``TimmModel``) share: where the blocks, the patch grid and the widths are."""
+
+    @property
+    def trunk(self) -> nn.Module:
+        return self.visual.trunk
+
+    @property
+    def blocks(self) -> nn.Sequential:
+        return self.trunk.blocks
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.trunk.patch_embed.patch_size[0])
+
+    @property
+    def native_grid(self) -> Tuple[int, int]:
+        return tuple(self.trunk.patch_embed.grid_size)
+
+    @property
+    def width(self) -> int:
+        return int(self.trunk.embed_dim)
+
+    @property
+    def embed_dim(self) -> int:
+        return self._embed_dim
+
+    def _probe_embed_dim(self, dtype: torch.dtype) -> int:
+        """The joint embedding width ``D``: what the head makes of one token."""
+        probe = torch.zeros(1, 1, self.width, dtype=dtype)
+        with torch.no_grad():
+            return int(self._project_tokens(probe).shape[-1])
+
+
+class EvaViTTower(TimmTrunkTower):
     """Dense forward for timm's ``Eva`` inside open_clip's ``TimmModel`` (EVA02-CLIP)."""
 
     def __init__(self, visual: nn.Module, **kwargs: Any):
@@ -521,33 +556,7 @@ class EvaViTTower(DenseCLIPTower):
             raise NotImplementedError(f'unsupported EVA tower ({", ".join(problems)}); supported are '
                                       'EVA02-CLIP towers such as EVA02-B-16 / EVA02-L-14(-336)')
         super().__init__(visual, **kwargs)
-        probe = torch.zeros(1, 1, self.width, dtype=trunk.cls_token.dtype)
-        with torch.no_grad():
-            self._embed_dim = int(self._project_tokens(probe).shape[-1])
-
-    @property
-    def trunk(self) -> nn.Module:
-        return self.visual.trunk
-
-    @property
-    def blocks(self) -> nn.ModuleList:
-        return self.trunk.blocks
-
-    @property
-    def patch_size(self) -> int:
-        return int(self.trunk.patch_embed.patch_size[0])
-
-    @property
-    def native_grid(self) -> Tuple[int, int]:
-        return tuple(self.trunk.patch_embed.grid_size)
-
-    @property
-    def width(self) -> int:
-        return int(self.trunk.embed_dim)
-
-    @property
-    def embed_dim(self) -> int:
-        return self._embed_dim
+        self._embed_dim = self._probe_embed_dim(trunk.cls_token.dtype)
 
     def stem_modules(self):
         t = self.trunk
@@ -659,7 +668,7 @@ class EvaViTTower(DenseCLIPTower):
         return self.visual.head(self.trunk.forward_head(self.trunk.norm(x)))
 
 
-class SigLIPViTTower(DenseCLIPTower):
+class SigLIPViTTower(TimmTrunkTower):
     """Dense forward for timm's ``VisionTransformer`` with an attention-pool (MAP) head inside
     open_clip's ``TimmModel``: the SigLIP and SigLIP 2 image towers (``ViT-B-16-SigLIP2``,
     ``ViT-SO400M-14-SigLIP2``, ...).
@@ -699,33 +708,7 @@ class SigLIPViTTower(DenseCLIPTower):
                                       'are timm ViTs without class token and with a MAP head, such '
                                       'as the image towers of ViT-B-16-SigLIP2 / ViT-SO400M-14-SigLIP2')
         super().__init__(visual, **kwargs)
-        probe = torch.zeros(1, 1, self.width, dtype=trunk.patch_embed.proj.weight.dtype)
-        with torch.no_grad():
-            self._embed_dim = int(self._project_tokens(probe).shape[-1])
-
-    @property
-    def trunk(self) -> nn.Module:
-        return self.visual.trunk
-
-    @property
-    def blocks(self) -> nn.Sequential:
-        return self.trunk.blocks
-
-    @property
-    def patch_size(self) -> int:
-        return int(self.trunk.patch_embed.patch_size[0])
-
-    @property
-    def native_grid(self) -> Tuple[int, int]:
-        return tuple(self.trunk.patch_embed.grid_size)
-
-    @property
-    def width(self) -> int:
-        return int(self.trunk.embed_dim)
-
-    @property
-    def embed_dim(self) -> int:
-        return self._embed_dim
+        self._embed_dim = self._probe_embed_dim(trunk.patch_embed.proj.weight.dtype)
 
     def stem_modules(self):
         t = self.trunk
