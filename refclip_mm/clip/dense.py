@@ -528,6 +528,14 @@ class TimmTrunkTower(DenseCLIPTower):
     def embed_dim(self) -> int:
         return self._embed_dim
 
+    def _patch_tokens(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """The trunk's patch embedding: images ``B x 3 x H x W`` -> normed tokens
+        ``B x hw x C`` (no prefix, no positions) and the grid ``(h, w)``."""
+        pe = self.trunk.patch_embed
+        x = pe.proj(x).to(x.dtype)  # under autocast: keep the residual stream in the input's dtype
+        grid = tuple(x.shape[-2:])
+        return pe.norm(x.flatten(2).transpose(1, 2)), grid
+
     def _probe_embed_dim(self, dtype: torch.dtype) -> int:
         """The joint embedding width ``D``: what the head makes of one token."""
         probe = torch.zeros(1, 1, self.width, dtype=dtype)
@@ -583,10 +591,7 @@ class EvaViTTower(TimmTrunkTower):
 
     def _embed(self, x):
         t = self.trunk
-        pe = t.patch_embed
-        x = pe.proj(x).to(x.dtype)  # under autocast: keep the residual stream in the input's dtype
-        grid = tuple(x.shape[-2:])
-        x = pe.norm(x.flatten(2).transpose(1, 2))
+        x, grid = self._patch_tokens(x)
         cls = t.cls_token.expand(x.shape[0], -1, -1).to(x.dtype)
         if t.pos_embed is None:
             x = torch.cat([cls, x], dim=1)
@@ -720,10 +725,7 @@ class SigLIPViTTower(TimmTrunkTower):
 
     def _embed(self, x):
         t = self.trunk
-        pe = t.patch_embed
-        x = pe.proj(x).to(x.dtype)  # under autocast: keep the residual stream in the input's dtype
-        grid = tuple(x.shape[-2:])
-        x = pe.norm(x.flatten(2).transpose(1, 2))
+        x, grid = self._patch_tokens(x)
         if t.pos_embed is not None:
             pos = resize_abs_pos_embed(t.pos_embed[0], self.native_grid, grid, num_prefix=0)
             x = x + pos.to(x.dtype)
