@@ -139,36 +139,37 @@ def run_demo(work_dir: str, data_root: str, fast: bool = False, verbose: bool = 
         metrics = train_then_test(cfg, log_file(stage_dir), progress)
         return {k: round(v, 2) for k, v in metrics.items() if k in ('mIoU', 'aAcc')}, stage_dir
 
+    fvit_dir = osp.join(work, 'fvit')
+    class_embeddings = osp.join(work, 'class_embeddings.pth')
+
+    def fvit_config(**kwargs):
+        """The tiny F-ViT config on the stage-2 tower, the class embeddings and the scenes."""
+        return load_config(config_path('fvit'), cfg_options=scene_detector_options(
+            tower_file, class_embeddings, data), **kwargs)
+
     def detection(progress):
         from ..clip import build_clip, make_class_embeddings, save_class_embeddings
         from ..datasets.synthetic import THING_CLASSES
-        stage_dir = osp.join(work, 'fvit')
-        embeddings = osp.join(work, 'class_embeddings.pth')
         clip = build_clip(load_config(config_path('fvit')).tiny_clip.to_dict(), clip_file)
-        save_class_embeddings(embeddings, make_class_embeddings(clip.text, list(THING_CLASSES),
-                                                                templates='single'))
-        options = scene_detector_options(tower_file, embeddings, data)
-        cfg = fit_schedule(load_config(config_path('fvit'), cfg_options=options,
-                                       work_dir=stage_dir), iters['fvit'])
-        metrics = train_then_test(cfg, log_file(stage_dir), progress)
-        return {k: round(v, 3) for k, v in ov_ap50(metrics).items()}, stage_dir
+        save_class_embeddings(class_embeddings, make_class_embeddings(
+            clip.text, list(THING_CLASSES), templates='single'))
+        cfg = fit_schedule(fvit_config(work_dir=fvit_dir), iters['fvit'])
+        metrics = train_then_test(cfg, log_file(fvit_dir), progress)
+        return {k: round(v, 3) for k, v in ov_ap50(metrics).items()}, fvit_dir
 
     def your_words(progress):
-        from ..datasets.synthetic import NOVEL_THING_CLASSES
-        from .inference import OVDetInferencer
-        stage_dir = osp.join(work, 'fvit')
-        words = ['red square', 'blue circle', 'green triangle', NOVEL_THING_CLASSES[0]]
         import mmcv
         from mmengine.logging import MMLogger
-        options = scene_detector_options(tower_file, osp.join(work, 'class_embeddings.pth'),
-                                         data)
+
+        from ..datasets.synthetic import NOVEL_THING_CLASSES
+        from .inference import OVDetInferencer
+        words = ['red square', 'blue circle', 'green triangle', NOVEL_THING_CLASSES[0]]
         image = osp.join(data, 'images', 'val', sorted(os.listdir(
             osp.join(data, 'images', 'val')))[0])
         out_dir = osp.join(work, 'your_words')
         with output_to(log_file(out_dir)):
             MMLogger.get_instance('refclip_mm_your_words')  # a logger on this output
-            inferencer = OVDetInferencer(load_config(config_path('fvit'), cfg_options=options),
-                                         last_checkpoint(stage_dir), texts=words,
+            inferencer = OVDetInferencer(fvit_config(), last_checkpoint(fvit_dir), texts=words,
                                          clip_weights=clip_file, show_progress=False)
             # the 64 px scene shown 4 times larger, so that the labels can be read (the
             # detector sees it at its own 64 px: the config's test pipeline resizes it)
