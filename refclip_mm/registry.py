@@ -147,6 +147,8 @@ METRICS = _scoped('METRICS', 'metric', ['refclip_mm.evaluation'])
 TASK_UTILS = _scoped('TASK_UTILS', 'task util', ['refclip_mm.models'])
 VISUALIZERS = _scoped('VISUALIZERS', 'visualizer', ['refclip_mm.evaluation'])
 OPTIM_WRAPPERS = _scoped('OPTIM_WRAPPERS', 'optim_wrapper', ['refclip_mm.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = _scoped('OPTIM_WRAPPER_CONSTRUCTORS', 'optimizer wrapper constructor',
+                                     ['refclip_mm.engine'])
 
 # The other mmengine root registries get a plain child in our scope (nothing of ours is
 # registered there). With ``default_scope='refclip_mm'`` mmengine then finds a registry of our
@@ -167,7 +169,6 @@ DATA_SAMPLERS = _plain('DATA_SAMPLERS', 'data sampler')
 MODEL_WRAPPERS = _plain('MODEL_WRAPPERS', 'model_wrapper')
 WEIGHT_INITIALIZERS = _plain('WEIGHT_INITIALIZERS', 'weight initializer')
 OPTIMIZERS = _plain('OPTIMIZERS', 'optimizer')
-OPTIM_WRAPPER_CONSTRUCTORS = _plain('OPTIM_WRAPPER_CONSTRUCTORS', 'optimizer wrapper constructor')
 PARAM_SCHEDULERS = _plain('PARAM_SCHEDULERS', 'parameter scheduler')
 EVALUATOR = _plain('EVALUATOR', 'evaluator')
 VISBACKENDS = _plain('VISBACKENDS', 'vis_backend')

@@ -32,7 +32,8 @@ train_dataloader = dict(batch_size=4, dataset=dict(pipeline=[
 val_dataloader = dict(dataset=dict(pipeline=[
     dict(type='LoadImageFromFile'), _loader, dict(type='PackSegInputs')]))
 test_dataloader = val_dataloader
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'backbone.tower': dict(lr_mult=0.1)}))
+optim_wrapper = dict(constructor='FrozenSummaryOptimWrapperConstructor',
+                     paramwise_cfg=dict(custom_keys={'backbone.tower': dict(lr_mult=0.1)}))
 param_scheduler = [dict(type='PolyLR', eta_min=1e-5, power=1.0, begin=0, end=20, by_epoch=False)]
 train_cfg = dict(max_iters=20, val_interval=20)
 default_hooks = dict(logger=dict(interval=5),

@@ -1,6 +1,7 @@
 # Cat-Seg schedule: AdamW 2e-4 (CLIP at 0.01x), 500 warm-up iterations, cosine to 80k iterations.
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='FrozenSummaryOptimWrapperConstructor',  # one line for the frozen CLIP weights
     optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=1e-4),
     paramwise_cfg=dict(custom_keys={'backbone.tower': dict(lr_mult=0.01)}))
 param_scheduler = [
