@@ -1,5 +1,6 @@
 """Training-free open-vocabulary segmentation: exact on a constructed case, and the tiny config
 runs through mmengine's test loop with mmseg's IoUMetric for a real (random) tower."""
+import logging
 import os.path as osp
 
 import torch
@@ -90,3 +91,36 @@ def test_tiny_training_free_config_runs_the_mmseg_test_loop(synthetic_root, tiny
     assert len(runner.test_evaluator.metrics[0].dataset_meta['classes']) == 24
     assert runner.model.decode_head.num_classes == 24
     assert not any(p.requires_grad for p in runner.model.parameters())
+
+
+def test_an_empty_checkpoint_loads_in_one_line(tiny_assets, tmp_path):
+    """The documented empty checkpoint leaves the CLIP file's weights and logs one line; a
+    checkpoint missing only some weights is still reported key by key."""
+    from mmengine.logging import MMLogger
+    from mmengine.runner import load_checkpoint
+    cfg = Config.fromfile(TINY)
+    cfg.model.backbone.pretrained = tiny_assets['weights']
+    cfg.model.decode_head.test_class_embeddings = tiny_assets['embeddings']
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    logger = MMLogger.get_instance('test_empty_checkpoint', log_level='INFO')
+    records = []
+    handler = type('Recorder', (logging.Handler, ), {'emit': lambda self, r: records.append(
+        r.getMessage())})()
+    logger.addHandler(handler)
+    try:
+        empty = str(tmp_path / 'empty.pth')
+        torch.save({'state_dict': {}}, empty)
+        load_checkpoint(model, empty, logger=logger)
+        assert not [m for m in records if 'missing keys' in m]
+        assert [m for m in records if 'holds none of the training-free' in m]
+        assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+        records.clear()
+        partial = str(tmp_path / 'partial.pth')
+        first = next(iter(before))
+        torch.save({'state_dict': {first: before[first]}}, partial)
+        load_checkpoint(model, partial, logger=logger)
+        assert [m for m in records if 'missing keys' in m]
+    finally:
+        logger.removeHandler(handler)
