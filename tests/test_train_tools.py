@@ -140,3 +140,24 @@ def test_resume_from_another_architecture_names_the_keys(mim_run, synthetic_root
                          *tiny_run_options(synthetic_root, 6)])
     assert result.returncode != 0
     assert key in result.stderr and 'shape mismatch' in result.stderr
+
+
+def test_dataloader_workers_fit_the_cpus(tmp_path, monkeypatch, capsys):
+    """A config asking for more workers than CPUs runs with one per CPU, saying so; a value
+    given on the command line is kept."""
+    from mmengine.config import Config
+
+    from refclip_mm.apis import load_config
+    monkeypatch.setattr(os, 'sched_getaffinity', lambda pid: {0, 1}, raising=False)
+    path = tmp_path / 'cfg.py'
+    path.write_text('train_dataloader = dict(num_workers=8, batch_size=2)\n'
+                    'val_dataloader = dict(num_workers=2)\n'
+                    'test_dataloader = dict(num_workers=4)\n')
+    cfg = load_config(str(path), work_dir=str(tmp_path))
+    assert (cfg.train_dataloader.num_workers, cfg.val_dataloader.num_workers,
+            cfg.test_dataloader.num_workers) == (2, 2, 2)
+    out = capsys.readouterr().out
+    assert 'train_dataloader.num_workers: 8 -> 2' in out and 'val_dataloader' not in out
+    kept = load_config(str(path), {'test_dataloader.num_workers': 6}, work_dir=str(tmp_path))
+    assert kept.test_dataloader.num_workers == 6 and kept.train_dataloader.num_workers == 2
+    assert isinstance(kept, Config)

@@ -8,7 +8,7 @@ import contextlib
 import copy
 import os
 import os.path as osp
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, Iterable, List, Optional, Union
 
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -36,11 +36,32 @@ def load_config(config: ConfigType, cfg_options: Optional[dict] = None,
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(dict(cfg_options))
+    fit_workers_to_cpus(cfg, keep=set(cfg_options or ()))
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', name)
     return cfg
+
+
+def fit_workers_to_cpus(cfg: Config, keep: Iterable[str] = ()) -> List[str]:
+    """Lower each dataloader's ``num_workers`` to the CPUs this process may use, where the
+    config asks for more (the full-size configs' 2-8 workers per GPU on a small machine, which
+    PyTorch warns about and which only add processes); a key named in ``keep`` (set on the
+    command line) is left as given. Prints and returns one line per change."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    changes = []
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key) or {}
+        workers = loader.get('num_workers')
+        if not cpus or workers is None or workers <= cpus or f'{key}.num_workers' in keep:
+            continue
+        loader['num_workers'] = cpus
+        changes.append(f'{key}.num_workers: {workers} -> {cpus}, the CPUs here (set it with '
+                       f'--cfg-options {key}.num_workers=N to keep another value)')
+    for line in changes:
+        print(f'[refclip_mm] {line}')
+    return changes
 
 
 def configure_training(cfg: Config, resume: Optional[str] = None, amp: bool = False,
