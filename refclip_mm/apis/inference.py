@@ -42,6 +42,7 @@ from ..clip.vocabulary import WordsType, word_key
 from ..datasets.ov_detection import read_class_list, split_classes
 from ..datasets.unlabeled import list_images
 from ..utils.checkpoint import CheckpointError, extract_state_dict
+from ..utils.quiet_log import dropped_log_messages
 from .runs import load_config
 
 InputType = Union[str, np.ndarray]
@@ -49,6 +50,9 @@ InputsType = Union[InputType, Sequence[InputType]]
 VIS_DIR, PRED_DIR = 'vis', 'preds'  # under out_dir: the pictures and the JSON per image
 DEFAULT_TEMPLATES = dict(detection='detection', segmentation='imagenet80')
 OV_BBOX_HEADS = ('OVBBoxHead', 'refclip_mm.OVBBoxHead')
+# what mmdet's / mmseg's inferencers log while building that asks nothing of a user: their
+# collate function is looked up in a scope without a function registry, and found in mmengine's
+UPSTREAM_NOISE = ('in the "function" registry tree', )
 # test-pipeline steps that read labels, which an image of one's own does not have
 LABEL_LOADERS = ('LoadAnnotations', 'LoadCheckedSegMap', 'LoadDepthAnnotation')
 
@@ -246,6 +250,8 @@ class OpenVocabularyMixin:
         if weights is not None and not osp.isfile(weights):
             raise FileNotFoundError(f'checkpoint not found: {weights!r}')
         device = device or get_device()
+        if cfg.get('visualizer') is not None:  # pictures go to out_dir as files: no backend
+            cfg.visualizer.vis_backends = None  # (whose missing save_dir would be warned about)
         heads = _ov_heads(cfg, self.task)
         tower, source = find_text_tower(cfg, weights, clip_weights)
         if templates is None:
@@ -413,8 +419,9 @@ class OVDetInferencer(OpenVocabularyMixin, DetInferencer):
                         base_classes=None)
             head.pop('num_classes', None)
         self._base_override = None if base_classes is None else list(base_classes)
-        super().__init__(model=cfg, weights=weights, device=device,
-                         scope=cfg.get('default_scope', 'mmdet'), show_progress=show_progress)
+        with dropped_log_messages(*UPSTREAM_NOISE):
+            super().__init__(model=cfg, weights=weights, device=device,
+                             scope=cfg.get('default_scope', 'mmdet'), show_progress=show_progress)
         if not self.base_classes and self._base_override is None:
             warnings.warn('the detector\'s training base classes are unknown (the config names no '
                           'class_names and its class-embedding file is not here; the checkpoint '
@@ -497,8 +504,9 @@ class OVSegInferencer(OpenVocabularyMixin, MMSegInferencer):
         for head in _ov_heads(cfg, self.task):
             head.update(class_embeddings=first, test_class_embeddings=first)
         words = list(first.names)
-        super().__init__(model=cfg, weights=weights, classes=words, palette=word_palette(words),
-                         device=device, scope=cfg.get('default_scope', 'mmseg'))
+        with dropped_log_messages(*UPSTREAM_NOISE):
+            super().__init__(model=cfg, weights=weights, classes=words, palette=word_palette(words),
+                             device=device, scope=cfg.get('default_scope', 'mmseg'))
         self.show_progress = show_progress
         if self._words is not None:
             self.set_vocabulary(self._words)

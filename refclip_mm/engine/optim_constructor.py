@@ -12,24 +12,14 @@ import logging
 from collections import Counter
 from typing import List
 
-from mmengine.logging import MMLogger, print_log
+from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 from torch import nn
 
 from ..registry import OPTIM_WRAPPER_CONSTRUCTORS
+from ..utils.quiet_log import dropped_log_messages
 
 FROZEN_MESSAGE = 'is skipped since its requires_grad=False'
-
-
-class _DropMessages(logging.Filter):
-    """Drops the log records whose message contains ``text``."""
-
-    def __init__(self, text: str):
-        super().__init__()
-        self.text = text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self.text not in record.getMessage()
 
 
 def frozen_summary(names: List[str], depth: int = 3) -> str:
@@ -46,13 +36,8 @@ class FrozenSummaryOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
         frozen = [name for name, param in model.named_parameters() if not param.requires_grad]
-        logger = MMLogger.get_current_instance()
-        quiet = _DropMessages(FROZEN_MESSAGE)
-        logger.addFilter(quiet)
-        try:
+        with dropped_log_messages(FROZEN_MESSAGE):
             wrapper = super().__call__(model)
-        finally:
-            logger.removeFilter(quiet)
         if frozen:
             print_log(f'optimizer: {len(frozen)} frozen parameters (requires_grad=False) are not '
                       f'optimised: {frozen_summary(frozen)}', logger='current', level=logging.INFO)

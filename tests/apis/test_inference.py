@@ -345,3 +345,15 @@ def test_templates_default_to_the_config_file(tiny_clip_file, tmp_path):
     assert default.encoder.encode('cat').embeddings.shape == (1, 32)
     with pytest.raises(ValueError, match='no vocabulary: give the words'):
         default(np.zeros((32, 32, 3), np.uint8))
+
+
+def test_building_logs_nothing_to_act_on(tiny_clip_file, capsys):
+    """No warning about a visualizer backend or the collate function's registry scope."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        OVSegInferencer(TRAINING_FREE, templates='single', show_progress=False, device='cpu',
+                        cfg_options=clip_option(tiny_clip_file))
+    printed = capsys.readouterr()
+    assert not [w for w in caught if 'vis_backend' in str(w.message).lower()
+                or 'save_dir' in str(w.message)]
+    assert 'registry tree' not in printed.out + printed.err
