@@ -28,7 +28,7 @@ def test_mmcv_batched_nms_suppresses_overlaps_within_a_class_only():
 
 @pytest.mark.parametrize('module,version', [
     ('mmengine', '0.10.7'), ('mmcv', '2.1.0'), ('mmdet', '3.3.0'), ('mmseg', '1.2.2'),
-    ('open_clip', '3.3.0')])
+    ('open_clip', '3.3.0'), ('transformers', '5.25.0'), ('tokenizers', '0.23.3')])
 def test_pinned_versions(module, version):
     imported = importlib.import_module(module)
     assert imported.__version__ == version
@@ -53,6 +53,27 @@ def test_numpy_is_1x_and_lvis_eval_runs(tmp_path):
     evaluator.run()
     assert evaluator.results['AP'] == pytest.approx(1.0)
     assert evaluator.results['APr'] == pytest.approx(1.0)
+
+
+def test_requirements_pin_the_tested_tokenizer_stack():
+    """requirements.txt pins what the tests run with (the SigLIP tokenizers' transformers)."""
+    import os.path as osp
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    with open(osp.join(root, 'requirements.txt'), encoding='utf-8') as f:
+        lines = [line.strip() for line in f]
+    for package in ('transformers', 'tokenizers'):
+        pins = [line for line in lines if line.startswith(package + '==')]
+        assert pins == [f'{package}=={importlib.import_module(package).__version__}']
+
+
+def test_model_libraries_import_with_transformers_installed():
+    """mmdet.models imports transformers' BERT pieces when it can: with the pinned transformers
+    present it still imports (a left-over mmpretrain would break it; tools/setup_env.sh removes
+    one)."""
+    import importlib.util
+    assert importlib.util.find_spec('transformers') is not None
+    assert importlib.util.find_spec('mmpretrain') is None
+    importlib.import_module('mmdet.models')
 
 
 def test_model_libraries_import():

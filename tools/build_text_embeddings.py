@@ -3,13 +3,19 @@
     python tools/build_text_embeddings.py (--names FILE | --ann FILE | --dataset NAME)
         --model ViT-B-16 --pretrained /path/to/clip.pth
         [--templates single|imagenet80|detection] [--background "background"]
-        [--arch-json ARCH.json] [--device cpu|cuda] --out embeddings.pth
+        [--arch-json ARCH.json] [--tokenizer-dir FOLDER] [--device cpu|cuda] --out embeddings.pth
+
+SigLIP / SigLIP 2 read their Hugging Face tokenizer from local files: ``--model
+local-dir:FOLDER`` (an open_clip model folder: config, weights and tokenizer), or a model
+name with ``--pretrained`` a weight file whose folder holds the tokenizer files, or
+``--tokenizer-dir FOLDER`` (docs/towers.md, "SigLIP 2 from local files").
 
 Class names come from a text file (one per line), a COCO/LVIS annotation json
 (its ``categories``, by id), or a builtin dataset list
 (``refclip_mm.clip.class_names.BUILTIN_DATASETS``: coco, lvis, ade20k, ...).
 The output file holds ``names``, ``embeddings`` (N x D, L2-normalised),
-``background`` (D), ``templates`` and ``model``; read it with
+``background`` (D), ``templates``, ``model`` and the CLIP's ``logit_scale`` (the scale) and,
+for a sigmoid-trained tower, ``logit_bias``; read it with
 ``refclip_mm.clip.load_class_embeddings``.
 """
 import argparse
@@ -22,7 +28,7 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from refclip_mm.clip import (TEMPLATE_SETS, build_text_tower, load_class_embeddings,
+from refclip_mm.clip import (TEMPLATE_SETS, build_clip, load_class_embeddings,
                              make_class_embeddings, save_class_embeddings)
 from refclip_mm.clip.class_names import (BUILTIN_DATASETS, class_names_from_annotation,
                                          get_class_names, read_class_names)
@@ -35,9 +41,13 @@ def parse_args(argv=None):
     source.add_argument('--ann', '--coco-ann', dest='ann',
                         help='COCO- or LVIS-format annotation json (categories are used)')
     source.add_argument('--dataset', choices=sorted(BUILTIN_DATASETS), help='builtin class list')
-    parser.add_argument('--model', default='ViT-B-16', help='open_clip model name')
+    parser.add_argument('--model', default='ViT-B-16',
+                        help='open_clip model name, or local-dir:FOLDER (an open_clip model folder)')
     parser.add_argument('--arch-json', help='architecture dict as json (instead of --model)')
-    parser.add_argument('--pretrained', help='local CLIP weight file (random weights if omitted)')
+    parser.add_argument('--pretrained', help='local CLIP weight file or model folder (random weights '
+                        'if omitted, except for a local-dir: model, whose folder has them)')
+    parser.add_argument('--tokenizer-dir', help='folder of a SigLIP tokenizer (tokenizer_config.json, '
+                        'tokenizer.json); default: the local-dir: folder or the weight file\'s')
     parser.add_argument('--templates', default='imagenet80', choices=sorted(TEMPLATE_SETS))
     parser.add_argument('--background', default='background',
                         help='class name whose prompts make the background embedding')
@@ -65,17 +75,19 @@ def main(argv=None):
         model_name = model.get('name', osp.splitext(osp.basename(args.arch_json))[0])
     else:
         model = model_name = args.model
-    if args.pretrained is None:
+    if args.pretrained is None and not str(model).startswith('local-dir:'):
         print('warning: no --pretrained file given, the text tower has random weights',
               file=sys.stderr)
-    tower = build_text_tower(model, args.pretrained).to(args.device)
+    clip = build_clip(model, args.pretrained, towers=('text', ), tokenizer_dir=args.tokenizer_dir)
+    tower = clip.text.to(args.device)
     embeddings = make_class_embeddings(tower, names, args.templates, args.background,
-                                       model=model_name)
+                                       model=model_name, **clip.scores())
     save_class_embeddings(args.out, embeddings)
     check = load_class_embeddings(args.out)
     assert torch.equal(check.embeddings, embeddings.embeddings.float().cpu())
+    bias = '' if embeddings.logit_bias is None else f', sigmoid bias {embeddings.logit_bias:.3g}'
     print(f'wrote {len(names)} class embeddings ({embeddings.embeddings.shape[1]}-d, '
-          f'{len(embeddings.templates)} templates, model {model_name}) to {args.out}')
+          f'{len(embeddings.templates)} templates, model {model_name}{bias}) to {args.out}')
     return args.out
 
 

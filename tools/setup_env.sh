@@ -96,11 +96,17 @@ if ! mmcv_ops_ok; then
 fi
 
 # 4. the rest of the stack (refclip_mm itself: `make install`) ------------------------------
+# mmpretrain was a dependency of older set-ups and is none now: with transformers installed
+# (requirements.txt) its multimodal models fail to import and take mmdet.models down with them.
+if "$PY" -m pip show --quiet mmpretrain >/dev/null 2>&1; then
+    say "removing mmpretrain, left over from an older set-up (not a dependency)"
+    "$PY" -m pip uninstall --quiet --yes mmpretrain
+fi
 say "installing the pinned stack (requirements.txt)"
 pip_q -r requirements.txt
 # openmim's dependency openxlab pins an old setuptools; put the working range back.
 pip_q "setuptools>=77,<81"
 mmcv_ops_ok || { say "mmcv with ops does not import after installing the stack"; exit 1; }
-"$PY" -c "import mmdet.models, mmseg.models, open_clip" \
+"$PY" -c "import mmdet.models, mmseg.models, open_clip, transformers" \
     || { say "the stack does not import; see the error above"; exit 1; }
 say "stack ready in $VENV"

@@ -21,10 +21,19 @@ Accepted inputs (all read by :func:`refclip_mm.utils.checkpoint.load_checkpoint_
   any other prefix (found from where the image tower's keys start).
 
 :func:`to_open_clip_state_dict` goes the other way: canonical keys -> the file
-``open_clip.create_model(name, pretrained=file)`` loads.
+``open_clip.create_model(name, pretrained=file)`` loads, and :func:`save_local_dir` writes
+open_clip's model folder (``open_clip_config.json``, ``open_clip_model.safetensors``, the
+tokenizer files of a SigLIP text tower) that ``open_clip.create_model('local-dir:FOLDER')``
+and :func:`refclip_mm.clip.build_clip` load; :func:`local_dir_weights` and
+:func:`local_dir_config` read such a folder.
 """
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import torch
 from torch import nn
@@ -142,11 +151,14 @@ def to_open_clip_state_dict(state_dict: Mapping[str, torch.Tensor]
     A text tower built by open_clip's own ``TextTransformer`` (``text.token_embedding``,
     ``text.positional_embedding``, ...) moves to the top level, as in open_clip's ``CLIP`` (the
     ``ViT-*`` models). Models with ``custom_text`` (``EVA02-*``) load that layout too: open_clip
-    moves such keys back under ``text.`` when it loads them. Any other text tower (a Hugging
-    Face one) keeps its ``text.*`` keys, which is the only layout its ``CustomTextCLIP`` has.
+    moves such keys back under ``text.`` when it loads them, which it recognises by a top-level
+    ``text_projection`` matrix. A tower whose projection is a linear layer with a bias (SigLIP,
+    SigLIP 2: ``text.text_projection.weight``) has only the ``CustomTextCLIP`` layout and keeps
+    its ``text.*`` keys, as does any other text tower (a Hugging Face one).
     Image keys and ``logit_scale`` / ``logit_bias`` are unchanged.
     """
-    own_text = 'text.token_embedding.weight' in state_dict and 'text.positional_embedding' in state_dict
+    own_text = ('text.token_embedding.weight' in state_dict and 'text.positional_embedding' in state_dict
+                and 'text.text_projection' in state_dict)
     out = OrderedDict()
     for key, value in state_dict.items():
         if own_text and key.startswith('text.') and key[len('text.'):].startswith(CLIP_TEXT_PREFIXES):
@@ -164,3 +176,181 @@ def split_towers(state_dict: Mapping[str, torch.Tensor]) -> Dict[str, 'OrderedDi
         part = 'image' if key.startswith('visual.') else 'text' if key.startswith('text.') else 'other'
         parts[part][key] = value
     return parts
+
+
+# open_clip's model folders ('local-dir:FOLDER')
+LOCAL_DIR_PREFIX = 'local-dir:'
+LOCAL_DIR_CONFIG = 'open_clip_config.json'
+# weight files of a model folder, in the order open_clip prefers them
+WEIGHT_FILE_NAMES = ('open_clip_model.safetensors', 'open_clip_pytorch_model.safetensors',
+                     'open_clip_pytorch_model.bin', 'open_clip_pytorch_model.pth',
+                     'model.safetensors', 'pytorch_model.bin', 'pytorch_model.pth', 'model.pth')
+WEIGHT_SUFFIXES = ('.safetensors', '.bin', '.pth')
+# a Hugging Face tokenizer folder: the config, one of the vocabularies, optional extras
+TOKENIZER_CONFIG = 'tokenizer_config.json'
+TOKENIZER_VOCABULARIES = ('tokenizer.json', 'tokenizer.model', 'spiece.model', 'vocab.json',
+                          'vocab.txt')
+TOKENIZER_FILES = (TOKENIZER_CONFIG, ) + TOKENIZER_VOCABULARIES + (
+    'special_tokens_map.json', 'added_tokens.json', 'merges.txt')
+# SigLIP's image normalisation (open_clip's pretrained configs of the SigLIP models)
+SIGLIP_PREPROCESS = dict(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5], interpolation='bicubic',
+                         resize_mode='squash')
+
+
+def how_to_get(repo: str) -> str:
+    """How to copy a model folder from its Hugging Face page on a connected machine."""
+    folder = 'checkpoints/' + repo.split('/')[-1]
+    return (f'on a machine with internet access, python -c "from huggingface_hub import '
+            f'snapshot_download; snapshot_download(\'{repo}\', local_dir=\'{folder}\')" '
+            f'fetches the weights and the tokenizer files into {folder}/; copy that folder '
+            'here (docs/towers.md, "SigLIP 2 from local files")')
+
+
+def local_dir_of(name: Any) -> Optional[str]:
+    """The folder of a ``'local-dir:FOLDER'`` model name (``~`` expanded), else ``None``."""
+    if isinstance(name, str) and name.startswith(LOCAL_DIR_PREFIX):
+        folder = name[len(LOCAL_DIR_PREFIX):]
+        if not folder:
+            raise ValueError(f'{name!r} names no folder after {LOCAL_DIR_PREFIX!r}')
+        return osp.expanduser(folder)
+    return None
+
+
+def model_folder(path: Any) -> Optional[str]:
+    """The folder of a ``local-dir:`` name, or ``path`` itself when it is a folder holding
+    ``open_clip_config.json``; ``None`` otherwise."""
+    folder = local_dir_of(path)
+    if folder is not None:
+        return folder
+    if isinstance(path, str) and osp.isfile(osp.join(osp.expanduser(path), LOCAL_DIR_CONFIG)):
+        return osp.expanduser(path)
+    return None
+
+
+def local_dir_config(folder: str) -> Dict[str, Any]:
+    """``open_clip_config.json`` of a model folder: ``model_cfg`` (the architecture) and
+    ``preprocess_cfg`` (image normalisation; may be empty).
+
+    Raises:
+        FileNotFoundError: no folder, or no config file in it (named, with how to get one).
+        ValueError: a config without ``model_cfg``.
+    """
+    path = osp.join(folder, LOCAL_DIR_CONFIG)
+    if not osp.isfile(path):
+        what = 'no such folder' if not osp.isdir(folder) else f'it lacks {LOCAL_DIR_CONFIG}'
+        raise FileNotFoundError(
+            f'model folder {folder!r}: {what}; provide {path} (open_clip\'s folder layout: '
+            f'{LOCAL_DIR_CONFIG}, {WEIGHT_FILE_NAMES[0]}, for SigLIP the tokenizer files): '
+            'tools/convert_checkpoint.py --format local-dir writes one from a weight file; '
+            + how_to_get('timm/<model>'))
+    with open(path, encoding='utf-8') as f:
+        config = json.load(f)
+    if not isinstance(config, dict) or not isinstance(config.get('model_cfg'), dict):
+        raise ValueError(f'{path} has no model_cfg (the open_clip architecture dict); it is not '
+                         'an open_clip model folder config')
+    return dict(model_cfg=config['model_cfg'], preprocess_cfg=config.get('preprocess_cfg') or {})
+
+
+def local_dir_weights(folder: str) -> str:
+    """The weight file of a model folder, chosen as open_clip chooses it.
+
+    Raises:
+        FileNotFoundError: naming the file to provide and how to get it.
+    """
+    for name in WEIGHT_FILE_NAMES:
+        if osp.isfile(osp.join(folder, name)):
+            return osp.join(folder, name)
+    others = sorted((n for n in (os.listdir(folder) if osp.isdir(folder) else [])
+                     if n.endswith(WEIGHT_SUFFIXES)), key=lambda n: (not n.endswith('.safetensors'), n))
+    if others:
+        return osp.join(folder, others[0])
+    repo = None
+    if osp.isfile(osp.join(folder, LOCAL_DIR_CONFIG)):
+        repo = local_dir_config(folder)['model_cfg'].get('text_cfg', {}).get('hf_tokenizer_name')
+    raise FileNotFoundError(
+        f'model folder {folder!r} holds no weight file: provide '
+        f'{osp.join(folder, WEIGHT_FILE_NAMES[0])} (or {", ".join(WEIGHT_FILE_NAMES[1:3])}); '
+        + how_to_get(repo or 'timm/<model>'))
+
+
+def resolve_weight_file(path: str) -> str:
+    """``path``, or the weight file of the model folder it names (a ``local-dir:`` name or a
+    folder, :func:`local_dir_weights`)."""
+    folder = local_dir_of(path)
+    if folder is None and isinstance(path, str) and osp.isdir(osp.expanduser(path)):
+        folder = osp.expanduser(path)
+    return path if folder is None else local_dir_weights(folder)
+
+
+def preprocess_cfg_for(name: str, cfg: Mapping[str, Any]) -> Dict[str, Any]:
+    """Image normalisation for a model folder's ``preprocess_cfg``: a model folder's own, open_clip's
+    first pretrained configuration of a named model, SigLIP's for other sigmoid-trained archs
+    (``init_logit_bias``), else empty (open_clip's defaults, OpenAI's mean and std)."""
+    import open_clip
+    folder = local_dir_of(name)
+    if folder is not None:
+        return dict(local_dir_config(folder)['preprocess_cfg'])
+    tags = open_clip.list_pretrained_tags_by_model(name) if name in open_clip.list_models() else []
+    if tags:
+        pretrained = open_clip.get_pretrained_cfg(name, tags[0])
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in pretrained.items()
+                if k in ('mean', 'std', 'interpolation', 'resize_mode')}
+    return dict(SIGLIP_PREPROCESS) if 'init_logit_bias' in cfg else {}
+
+
+def save_local_dir(folder: str, state_dict: Mapping[str, torch.Tensor], model_cfg: Mapping[str, Any],
+                   tokenizer_dir: Optional[str] = None,
+                   preprocess_cfg: Optional[Mapping[str, Any]] = None,
+                   meta: Optional[Mapping[str, Any]] = None) -> str:
+    """Write open_clip's model folder for ``open_clip.create_model('local-dir:FOLDER')``.
+
+    Args:
+        folder: the output folder (created; files already there are replaced one by one, each
+            written completely before it replaces the old one).
+        state_dict: canonical CLIP weights (``visual.*``, ``text.*``, ``logit_scale``,
+            ``logit_bias``), moved to open_clip's layout (:func:`to_open_clip_state_dict`) and
+            saved as ``open_clip_model.safetensors``.
+        model_cfg: the open_clip architecture dict (``open_clip_config.json``'s ``model_cfg``).
+        tokenizer_dir: folder of the Hugging Face tokenizer, copied in; required when
+            ``model_cfg``'s text tower names one (SigLIP, SigLIP 2).
+        preprocess_cfg: image normalisation (:func:`preprocess_cfg_for`).
+        meta: provenance, kept under ``refclip_mm`` in ``open_clip_config.json`` (open_clip
+            reads only ``model_cfg`` and ``preprocess_cfg``).
+
+    Returns:
+        ``'local-dir:FOLDER'``.
+    """
+    from safetensors.torch import save_file
+    text_cfg = model_cfg.get('text_cfg') or {}
+    has_text = any(k.startswith('text.') for k in state_dict)
+    tokenizer_files = []
+    if text_cfg.get('hf_tokenizer_name') and has_text:
+        if tokenizer_dir is None:
+            raise ValueError(f'the text tower reads the Hugging Face tokenizer '
+                             f'{text_cfg["hf_tokenizer_name"]!r}: give the folder holding its '
+                             f'files ({TOKENIZER_CONFIG}, tokenizer.json) as tokenizer_dir '
+                             '(tools/convert_checkpoint.py --tokenizer-dir FOLDER)')
+        tokenizer_files = [osp.join(tokenizer_dir, n) for n in TOKENIZER_FILES
+                           if osp.isfile(osp.join(tokenizer_dir, n))]
+        if not any(osp.basename(f) == TOKENIZER_CONFIG for f in tokenizer_files):
+            raise FileNotFoundError(f'tokenizer folder {tokenizer_dir!r} lacks {TOKENIZER_CONFIG}; '
+                                    + how_to_get(text_cfg['hf_tokenizer_name']))
+    tensors = {k: v.detach().cpu().contiguous() for k, v in to_open_clip_state_dict(state_dict).items()}
+    config = dict(model_cfg=json.loads(json.dumps(dict(model_cfg))),
+                  preprocess_cfg=dict(preprocess_cfg or {}))
+    if meta:
+        config['refclip_mm'] = json.loads(json.dumps(dict(meta), default=str))
+    folder = osp.expanduser(folder)
+    os.makedirs(folder, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix='.local-dir.', suffix='.part', dir=folder)
+    try:
+        save_file(tensors, osp.join(staging, WEIGHT_FILE_NAMES[0]))
+        with open(osp.join(staging, LOCAL_DIR_CONFIG), 'w', encoding='utf-8') as f:
+            json.dump(config, f, indent=2)
+        for path in tokenizer_files:
+            shutil.copyfile(path, osp.join(staging, osp.basename(path)))
+        for name in os.listdir(staging):
+            os.replace(osp.join(staging, name), osp.join(folder, name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return LOCAL_DIR_PREFIX + folder

@@ -8,9 +8,13 @@ lists and strings only, so the package's safe loader reads it:
 * ``embeddings``: N x D float tensor, rows L2-normalised,
 * ``background``: D float tensor (L2-normalised embedding of the background prompt),
 * ``templates``: list of the prompt templates (``{}`` marks the class name),
-* ``model``: the CLIP model name the embeddings were made with.
+* ``model``: the CLIP model name the embeddings were made with;
+* ``logit_scale`` / ``logit_bias`` (optional): the scale (not its log) and, for a
+  sigmoid-trained tower (SigLIP, SigLIP 2), the bias of the CLIP the text tower belongs
+  to, for the consumers that turn cosines into scores (docs/method.md section 2.4);
+  ``None`` where unknown / for a softmax-trained CLIP.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, List, Optional, Sequence, Union
 
 import torch
@@ -98,7 +102,13 @@ class CLIPTextTower(nn.Module):
 
     Args:
         text: open_clip ``TextTransformer`` (state-dict keys ``text.*``).
-        tokenizer: callable turning a list of strings into ``N x context_length`` token ids.
+        tokenizer: callable turning a list of strings into ``N x context_length`` token ids
+            (open_clip's CLIP BPE tokenizer, or its ``HFTokenizer`` on a local folder for
+            SigLIP / SigLIP 2).
+
+    A SigLIP text tower (no causal mask, the last position pooled) runs over the whole padded
+    context, as open_clip's ``encode_text`` does; only causal towers are trimmed
+    (:func:`can_trim`).
     """
 
     def __init__(self, text: nn.Module, tokenizer: Callable):
@@ -110,6 +120,13 @@ class CLIPTextTower(nn.Module):
     @property
     def embed_dim(self) -> int:
         return int(self.text.output_dim)
+
+    @property
+    def pad_id(self) -> int:
+        """The id the tokenizer pads with (a Hugging Face tokenizer's own, else the tower's)."""
+        hf = getattr(self.tokenizer, 'tokenizer', None)
+        pad = getattr(hf, 'pad_token_id', None)
+        return int(pad) if pad is not None else int(getattr(self.text, 'pad_id', 0))
 
     def encode_text(self, texts: Union[Sequence[str], torch.Tensor],
                     normalize: bool = False, trim: bool = True) -> torch.Tensor:
@@ -197,6 +214,8 @@ class ClassEmbeddings:
     background: torch.Tensor
     templates: List[str]
     model: str
+    logit_scale: Optional[float] = None
+    logit_bias: Optional[float] = None
 
     def select(self, names: Sequence[str], background_names: Sequence[str] = (),
                source: Optional[str] = None) -> torch.Tensor:
@@ -226,22 +245,40 @@ class ClassEmbeddings:
         return torch.stack([self.embeddings[index[n]] if n in index else self.background
                             for n in names])
 
+    @property
+    def sigmoid(self) -> bool:
+        """Whether the embeddings come from a sigmoid-trained CLIP (the file records its bias)."""
+        return self.logit_bias is not None
+
+    def subset(self, names: Sequence[str], background_names: Sequence[str] = (),
+               source: Optional[str] = None) -> 'ClassEmbeddings':
+        """The same embeddings with only the rows of ``names`` (:meth:`select`), in that order."""
+        return replace(self, names=list(names),
+                       embeddings=self.select(names, background_names, source=source))
+
     def to_dict(self) -> dict:
-        return dict(names=list(self.names), embeddings=self.embeddings.float().contiguous(),
-                    background=self.background.float().contiguous(), templates=list(self.templates),
-                    model=str(self.model))
+        data = dict(names=list(self.names), embeddings=self.embeddings.float().contiguous(),
+                    background=self.background.float().contiguous(),
+                    templates=list(self.templates), model=str(self.model))
+        for key in ('logit_scale', 'logit_bias'):
+            if getattr(self, key) is not None:
+                data[key] = float(getattr(self, key))
+        return data
 
 
 def make_class_embeddings(text_tower: CLIPTextTower, names: Sequence[str],
                           templates: TemplatesType = 'imagenet80', background: str = 'background',
-                          model: str = '') -> ClassEmbeddings:
-    """Embeddings of ``names`` plus the ``background`` prompt's, ready to save."""
+                          model: str = '', logit_scale: Optional[float] = None,
+                          logit_bias: Optional[float] = None) -> ClassEmbeddings:
+    """Embeddings of ``names`` plus the ``background`` prompt's, ready to save; ``logit_scale``
+    (the scale, not its log) and ``logit_bias`` are recorded with them (``CLIPTowers.scores()``)."""
     if len(set(names)) != len(names):
         dups = sorted({n for n in names if list(names).count(n) > 1})
         raise ValueError(f'duplicate class names: {dups[:10]}')
     emb = build_class_embeddings(text_tower, names, templates)
     bg = build_class_embeddings(text_tower, [background], templates)[0]
-    return ClassEmbeddings(list(names), emb, bg, get_templates(templates), model)
+    return ClassEmbeddings(list(names), emb, bg, get_templates(templates), model,
+                           logit_scale=logit_scale, logit_bias=logit_bias)
 
 
 def save_class_embeddings(path: str, embeddings: ClassEmbeddings) -> None:
@@ -262,8 +299,7 @@ def as_class_embeddings(source: Union[str, ClassEmbeddings],
         return load_class_embeddings(source, names)
     if names is None:
         return source
-    return ClassEmbeddings(list(names), source.select(names, source=IN_MEMORY), source.background,
-                           source.templates, source.model)
+    return source.subset(names, source=IN_MEMORY)
 
 
 def load_class_embeddings(path: str, names: Optional[Sequence[str]] = None) -> ClassEmbeddings:
@@ -284,9 +320,10 @@ def load_class_embeddings(path: str, names: Optional[Sequence[str]] = None) -> C
         raise CheckpointError(f'{path!r}: embeddings {tuple(emb.shape)}, background '
                               f'{tuple(data["background"].shape)} and {len(data["names"])} names '
                               'do not fit together')
+    scores = {k: None if data.get(k) is None else float(data[k])
+              for k in ('logit_scale', 'logit_bias')}
     result = ClassEmbeddings(list(data['names']), emb.float(), data['background'].float(),
-                             list(data.get('templates', [])), str(data.get('model', '')))
+                             list(data.get('templates', [])), str(data.get('model', '')), **scores)
     if names is not None:
-        result = ClassEmbeddings(list(names), result.select(names, source=path), result.background,
-                                 result.templates, result.model)
+        result = result.subset(names, source=path)
     return result

@@ -21,11 +21,17 @@ hundred thousand parameters per tower, patch size 8, native input 32 px.
 The text towers of the first two use the real CLIP tokenizer vocabulary (49408
 tokens) with a short context, so prompts can be encoded with open_clip's
 tokenizer. The SigLIP 2 text tower has SigLIP 2's structure (no causal mask,
-last-token pooling, a Hugging Face tokenizer) with a small vocabulary; its
-tokenizer is not available offline, so the package builds only its image tower.
+last-token pooling, a Hugging Face tokenizer) with a vocabulary of at most 1000
+tokens: :func:`save_tiny_siglip2_tokenizer` trains such a tokenizer here (a small
+byte-pair vocabulary, built with the ``tokenizers`` package, nothing downloaded) and
+:func:`make_tiny_siglip2_folder` writes a complete open_clip model folder
+(``open_clip_config.json``, weights, tokenizer) that ``'local-dir:FOLDER'`` names.
 """
 import copy
-from typing import Any, Dict
+import json
+import os
+import os.path as osp
+from typing import Any, Dict, Iterable
 
 from timm.models import register_model
 from timm.models.eva import Eva
@@ -119,3 +125,66 @@ def save_tiny_clip(path: str, kind: str = 'openai', seed: int = 0):
     model = make_tiny_clip(kind, seed)
     torch.save(model.state_dict(), path)
     return model
+
+
+# special tokens of the tiny SigLIP 2 tokenizer, at Gemma's ids (the SigLIP 2 tokenizer's)
+TINY_SIGLIP2_SPECIALS = ('<pad>', '<eos>', '<bos>', '<unk>')
+# words the tiny tokenizer's merges are learned from, besides the prompt templates
+TINY_SIGLIP2_WORDS = ('cat', 'dog', 'car', 'person', 'bicycle', 'remote control', 'grass', 'sky',
+                      'tree', 'road', 'building', 'red square', 'blue circle', 'background',
+                      'zebra', 'hot dog', 'traffic light', 'water', 'wall', 'floor')
+
+
+def save_tiny_siglip2_tokenizer(folder: str, words: Iterable[str] = (),
+                                vocab_size: int = 1000) -> str:
+    """Train and save a tiny SigLIP-2-style Hugging Face tokenizer (``tokenizer.json`` +
+    ``tokenizer_config.json``) in ``folder``; returns ``folder``.
+
+    A byte-pair vocabulary (at most ``vocab_size`` tokens; every lower-case letter and digit is
+    one, so any canonicalised text encodes) learned from the prompt templates,
+    :data:`TINY_SIGLIP2_WORDS` and ``words``; Gemma's special tokens and ids (``<pad>`` 0,
+    ``<eos>`` 1, ``<bos>`` 2, ``<unk>`` 3), an ``<eos>`` after every text.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers.trainers import BpeTrainer
+
+    from .text import get_templates
+    prompts = get_templates('imagenet80') + get_templates('detection')
+    corpus = [p.replace('{}', w) for p in prompts for w in list(TINY_SIGLIP2_WORDS) + list(words)]
+    tokenizer = Tokenizer(models.BPE(unk_token='<unk>'))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    alphabet = list('abcdefghijklmnopqrstuvwxyz0123456789')
+    tokenizer.train_from_iterator(corpus, BpeTrainer(
+        vocab_size=vocab_size, special_tokens=list(TINY_SIGLIP2_SPECIALS),
+        initial_alphabet=alphabet, show_progress=False))
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single='$A <eos>', special_tokens=[('<eos>', TINY_SIGLIP2_SPECIALS.index('<eos>'))])
+    os.makedirs(folder, exist_ok=True)
+    tokenizer.save(osp.join(folder, 'tokenizer.json'))
+    config = dict(tokenizer_class='PreTrainedTokenizerFast',
+                  model_max_length=TINY_SIGLIP2_ARCH['text_cfg']['context_length'],
+                  pad_token='<pad>', eos_token='<eos>', bos_token='<bos>', unk_token='<unk>')
+    with open(osp.join(folder, 'tokenizer_config.json'), 'w', encoding='utf-8') as f:
+        json.dump(config, f, indent=2)
+    return folder
+
+
+def make_tiny_siglip2_folder(folder: str, seed: int = 0, words: Iterable[str] = ()):
+    """Write a complete open_clip model folder of the tiny SigLIP 2 CLIP: ``open_clip_config.json``
+    (:data:`TINY_SIGLIP2_ARCH`, SigLIP's image normalisation), ``open_clip_model.safetensors``
+    (seeded random weights, logit bias -10) and the tokenizer of
+    :func:`save_tiny_siglip2_tokenizer`.
+
+    Returns:
+        ``('local-dir:' + folder, the open_clip model whose weights the folder holds)``; plain
+        open_clip loads the folder once this module has registered the tiny timm trunk
+        (``import refclip_mm.clip``).
+    """
+    from .convert import SIGLIP_PREPROCESS, save_local_dir
+    model = make_tiny_clip('siglip2', seed)
+    save_tiny_siglip2_tokenizer(folder, words)
+    name = save_local_dir(folder, model.state_dict(), tiny_arch('siglip2'), tokenizer_dir=folder,
+                          preprocess_cfg=SIGLIP_PREPROCESS)
+    return name, model

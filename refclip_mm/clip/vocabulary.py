@@ -89,6 +89,9 @@ class VocabularyEncoder:
         model: the CLIP model name recorded with the embeddings.
         cache_dir: folder for an on-disk cache (one class-embedding file per vocabulary, named
             by a hash of the tower's weights, the templates and the words); ``None``: memory only.
+        logit_scale / logit_bias: the CLIP's scale (not its log) and, for a sigmoid-trained
+            tower (SigLIP, SigLIP 2), its bias, recorded with the embeddings
+            (``CLIPTowers.scores()``).
 
     :meth:`encode` returns what :func:`~refclip_mm.clip.text.make_class_embeddings` returns for
     the same words (the rows of ``tools/build_text_embeddings.py``, bit for bit).
@@ -96,8 +99,10 @@ class VocabularyEncoder:
 
     def __init__(self, text_tower: CLIPTextTower, templates: TemplatesType = 'imagenet80',
                  background: str = 'background', model: str = '',
-                 cache_dir: Optional[str] = None):
+                 cache_dir: Optional[str] = None, logit_scale: Optional[float] = None,
+                 logit_bias: Optional[float] = None):
         self.tower = text_tower
+        self.scores = dict(logit_scale=logit_scale, logit_bias=logit_bias)
         self.templates = get_templates(templates)
         self.background_name = background
         self.model = model
@@ -126,7 +131,7 @@ class VocabularyEncoder:
             tokens = self.tower.tokenizer([p for _, p in prompts], context_length=4 * context)
         except TypeError:  # a tokenizer without a context_length argument: nothing to check
             return
-        lengths = (tokens != getattr(self.tower.text, 'pad_id', 0)).sum(dim=1)
+        lengths = (tokens != self.tower.pad_id).sum(dim=1)
         over = (lengths > context).nonzero()
         if len(over):
             word, prompt = (_short(text) for text in prompts[int(over[0])])
@@ -149,7 +154,8 @@ class VocabularyEncoder:
             return None
         if self._fingerprint is None:
             self._fingerprint = tower_fingerprint(self.tower)
-        key = json.dumps([self._fingerprint, self.templates, self.background_name, list(words)])
+        key = json.dumps([self._fingerprint, self.templates, self.background_name, list(words)]
+                         + ([self.scores] if any(v is not None for v in self.scores.values()) else []))
         return osp.join(self.cache_dir, hashlib.sha1(key.encode()).hexdigest()[:20] + '.pth')
 
     def encode(self, texts: WordsType) -> ClassEmbeddings:
@@ -170,7 +176,7 @@ class VocabularyEncoder:
             self.check_words(words)
             rows = build_class_embeddings(self.tower, words, self.templates)
             result = ClassEmbeddings(words, rows, self.background(), list(self.templates),
-                                     self.model)
+                                     self.model, **self.scores)
             if path is not None:
                 save_class_embeddings(path, result)
         self._cache[key] = result

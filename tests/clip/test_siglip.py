@@ -1,6 +1,7 @@
 """SigLIP 2 image towers (docs/towers.md, docs/method.md section 2.1) on the tiny SigLIP-2-shaped
 tower: the dense forward without class token, the value path through the attention-pool head,
-the backbone and stage-1 pieces that need only the image tower, and the refused text tower."""
+the backbone and stage-1 pieces that need only the image tower, and the text tower's missing
+tokenizer files named."""
 import copy
 
 import pytest
@@ -267,13 +268,16 @@ def test_refined_tower_and_dense_fn(siglip):
     assert torch.allclose(find_dense_fn(backbone)(x), tower(x, mode='kk'), atol=1e-6)
 
 
-def test_text_tower_is_refused_with_what_is_missing(siglip):
+def test_text_tower_without_tokenizer_files_names_them(siglip):
+    """The text tower reads SigLIP's tokenizer from local files only (tests/clip/
+    test_siglip_text.py); without them it says which files and how to get them, and the image
+    tower builds as before."""
     for call in (lambda: build_text_tower(tiny_arch('siglip2'), siglip[0]),
                  lambda: build_clip(tiny_arch('siglip2'), siglip[0]),
                  lambda: build_text_tower('ViT-B-16-SigLIP2')):
-        with pytest.raises(NotImplementedError,
-                           match=r'Hugging Face tokenizer .*`transformers` package.*local copy of '
-                                 r'the tokenizer folder.*towers=\("image",\)'):
+        with pytest.raises(FileNotFoundError,
+                           match=r"Hugging Face tokenizer 'timm/ViT-B-16-SigLIP2' as local files "
+                                 r'\(tokenizer_config\.json and tokenizer\.json\).*snapshot_download'):
             call()
     image_only = build_clip(tiny_arch('siglip2'), siglip[0], towers=('image', ))
     assert image_only.text is None and isinstance(image_only.image, SigLIPViTTower)

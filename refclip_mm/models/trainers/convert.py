@@ -4,7 +4,9 @@ The file is an artifact of kind ``'tower'`` (:mod:`refclip_mm.utils.artifact`):
 ``state_dict`` (``visual.*``, or a complete open_clip state dict) and ``meta`` with
 ``clip_model`` / ``embed_dim`` (the architecture stage 2 trained), ``format``,
 ``method`` (RLA loss and SCD variant, when the checkpoint records its config),
-``alpha``, ``initial``, ``source`` and ``iter``.
+``alpha``, ``initial``, ``source`` and ``iter``. The ``'local-dir'`` format writes
+open_clip's model folder instead (``open_clip_config.json`` with that ``meta`` under
+``refclip_mm``, ``open_clip_model.safetensors``, the tokenizer files of a SigLIP text tower).
 """
 import inspect
 from collections import OrderedDict
@@ -14,11 +16,12 @@ import torch
 
 from ...clip import clip_dims, read_clip_state_dict
 from ...clip.convert import to_open_clip_state_dict
+from ...clip.factory import export_local_dir
 from ...utils.artifact import artifact_meta, meta_of, plain, recorded_config, save_artifact
 from ...utils.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
 from ...utils.weight_layouts import select_weights
 
-FORMATS = ('tower', 'open_clip')
+FORMATS = ('tower', 'open_clip', 'local-dir')
 RLA_NAMES = {'CLIPSelfLoss': 'CLIPSelf', 'RegionCLIPLoss': 'RegionCLIP'}
 
 
@@ -69,23 +72,28 @@ def average_with_initial(student: Dict[str, torch.Tensor], initial: Dict[str, to
 
 def convert_stage2_checkpoint(checkpoint: str, out_path: str, fmt: str = 'tower',
                               initial: Optional[str] = None, alpha: Optional[float] = None,
-                              clip_model: Any = None) -> dict:
-    """Write the stage-2 student tower as a tower file (atomically).
+                              clip_model: Any = None, tokenizer_dir: Optional[str] = None) -> dict:
+    """Write the stage-2 student tower as a tower file (atomically) or a model folder.
 
     Args:
         checkpoint: stage-2 training checkpoint (keys ``student.visual.*``).
-        out_path: output file (written atomically).
+        out_path: output file (written atomically); a folder for ``'local-dir'``.
         fmt: ``'tower'``: ``visual.*`` keys, what ``CLIPViT(pretrained=...)`` /
             ``build_image_tower`` load (F-ViT and the segmentor use CLIPViT);
             ``'open_clip'``: a complete open_clip state dict that
             ``open_clip.create_model(name, pretrained=out_path)`` loads (text
-            tower and logit scale taken from ``initial``).
-        initial: the CLIP weights stage 2 started from (needed for ``alpha``
-            and for ``'open_clip'``).
+            tower, logit scale and bias taken from ``initial``);
+            ``'local-dir'``: the same weights as open_clip's model folder, with the
+            architecture and (SigLIP) the tokenizer, which
+            ``open_clip.create_model_and_transforms('local-dir:' + out_path)`` loads.
+        initial: the CLIP weights stage 2 started from, a file or a model folder (needed
+            for ``alpha``, ``'open_clip'`` and ``'local-dir'``).
         alpha: if given, save ``alpha * student + (1 - alpha) * initial``
             (0.7 for B/16, 0.95 for L/14).
         clip_model: the architecture stage 2 trained (open_clip name or arch dict); by
             default the one the checkpoint's recorded training config names.
+        tokenizer_dir: for ``'local-dir'`` with a SigLIP text tower, the tokenizer folder to
+            copy in; by default the one next to ``initial`` (or in a ``local-dir:`` model).
 
     Returns:
         the ``meta`` written, plus ``tensors`` (the number of tensors written).
@@ -102,18 +110,18 @@ def convert_stage2_checkpoint(checkpoint: str, out_path: str, fmt: str = 'tower'
                          '(no model.clip_model in a meta.cfg training config); pass it as '
                          'clip_model (tools/convert_checkpoint.py --clip-model NAME)')
     initial_state = None
-    if alpha is not None or fmt == 'open_clip':
+    if alpha is not None or fmt in ('open_clip', 'local-dir'):
         if initial is None:
-            raise ValueError('weight averaging and the open_clip format need --initial, the CLIP '
-                             'weights stage 2 started from')
+            raise ValueError('weight averaging and the open_clip and local-dir formats need '
+                             '--initial, the CLIP weights stage 2 started from')
         initial_state = read_clip_state_dict(initial)
     if alpha is not None:
         student = average_with_initial(
             student, {k: v for k, v in initial_state.items() if k.startswith('visual.')}, alpha)
-    if fmt == 'open_clip':
+    if fmt in ('open_clip', 'local-dir'):
         full = OrderedDict((k, v) for k, v in initial_state.items() if not k.startswith('visual.'))
         full.update(student)
-        state = to_open_clip_state_dict(full)
+        state = to_open_clip_state_dict(full) if fmt == 'open_clip' else full
     else:
         state = student
     meta = artifact_meta('tower', checkpoint, clip_model=plain(clip_model),
@@ -121,5 +129,8 @@ def convert_stage2_checkpoint(checkpoint: str, out_path: str, fmt: str = 'tower'
                          method=stage2_method(cfg), alpha=alpha,
                          initial=None if initial is None else str(initial),
                          iter=meta_of(loaded).get('iter'))
-    save_artifact(out_path, state, meta)
+    if fmt == 'local-dir':
+        export_local_dir(out_path, state, clip_model, tokenizer_dir, source=initial, meta=meta)
+    else:
+        save_artifact(out_path, state, meta)
     return dict(meta, tensors=len(state))
