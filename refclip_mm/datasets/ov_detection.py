@@ -3,15 +3,22 @@
 * OV-COCO (the standard split of Bansal et al. / OVR-CNN): 48 base and 17
   novel classes of COCO 2017; the other 15 COCO classes are not used.
 * OV-LVIS (LVIS v1): train on frequent + common classes; rare = novel.
+* a user's own COCO-format data: ``OVCocoDataset`` with ``metainfo=dict(classes=...,
+  novel_classes=...)`` (names, or class-name files) and ``check_images=True``
+  (docs/custom_datasets.md).
 
 Labels are indices into ``metainfo['classes']``; ``metainfo['base_classes']``
 and ``metainfo['novel_classes']`` carry the split (what mmdet's
 ``OVCocoMetric`` reads). :class:`OVClassCheckHook` makes sure the OV box
 head scores the same classes in the same order.
 """
+import difflib
+import os.path as osp
+from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmdet.datasets import CocoDataset, LVISV1Dataset
+from mmdet.datasets.api_wrappers import COCO
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.model import is_model_wrapper
@@ -50,6 +57,19 @@ def read_class_list(names: NamesType, what: str) -> Optional[List[str]]:
         raise ValueError(f'{what}: {err}') from err
 
 
+def close_names(names: Sequence[str], known: Sequence[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the first of ``names`` with a close match in ``known``."""
+    for name in names:
+        match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        if match:
+            return f' (did you mean {match[0]!r} for {name!r}?)'
+    return ''
+
+
+def _first(items: Sequence, count: int = 5) -> str:
+    return f'{list(items)[:count]}{" ..." if len(items) > count else ""}'
+
+
 def split_classes(classes: Sequence[str], base: NamesType = None,
                   novel: NamesType = None) -> Tuple[List[str], List[str]]:
     """Check a base/novel split of ``classes``; returns ``(base, novel)`` in class order.
@@ -72,12 +92,81 @@ def split_classes(classes: Sequence[str], base: NamesType = None,
                          f'{overlap[:10]}')
     unknown = [c for c in list(base) + list(novel) if c not in set(classes)]
     if unknown:
-        raise ValueError(f'base/novel lists name classes the dataset does not have: {unknown[:10]}')
+        raise ValueError(f'base/novel lists name classes the dataset does not have: {unknown[:10]}'
+                         f'{close_names(unknown, classes)}')
     uncovered = [c for c in classes if c not in set(base) | set(novel)]
     if uncovered:
         raise ValueError(f'{len(uncovered)} dataset classes are neither base nor novel: '
                          f'{uncovered[:10]}')
     return [c for c in classes if c in set(base)], [c for c in classes if c in set(novel)]
+
+
+def check_coco_dict(data, path: str) -> None:
+    """Raise ``ValueError`` naming ``path`` and what it lacks unless ``data`` is a COCO
+    instances file: ``images`` (``id``, ``file_name``), ``annotations`` (``image_id``,
+    ``category_id`` of listed images and categories, ``bbox`` of 4 numbers) and ``categories``
+    (``id``, ``name``; ids and names unique)."""
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: a COCO annotation file is a JSON object with "images", '
+                         f'"annotations" and "categories"; this one holds a {type(data).__name__}')
+    lacking = [key for key in ('images', 'annotations', 'categories')
+               if not isinstance(data.get(key), list)]
+    if lacking:
+        raise ValueError(f'{path}: no {" / ".join(repr(k) for k in lacking)} list (a COCO '
+                         'annotation file needs "images", "annotations" and "categories"; its keys '
+                         f'are {sorted(data)})')
+    categories, images = data['categories'], data['images']
+    if not categories:
+        raise ValueError(f'{path}: its "categories" list is empty; list every class as '
+                         '{"id": <int>, "name": <str>}')
+    bad = [c for c in categories if not isinstance(c, dict) or not isinstance(c.get('id'), int)
+           or not isinstance(c.get('name'), str) or not c['name'].strip()]
+    if bad:
+        raise ValueError(f'{path}: {len(bad)} categories lack an integer "id" or a "name", e.g. '
+                         f'{_first(bad, 3)}')
+    for key in ('id', 'name'):
+        counts = Counter(c[key] for c in categories)
+        twice = sorted((v for v, n in counts.items() if n > 1), key=str)
+        if twice:
+            raise ValueError(f'{path}: category {key}s must be unique; repeated: {_first(twice)}')
+    if not images:
+        raise ValueError(f'{path}: its "images" list is empty')
+    bad = [i for i in images if not isinstance(i, dict) or 'id' not in i
+           or not isinstance(i.get('file_name'), str)]
+    if bad:
+        raise ValueError(f'{path}: {len(bad)} images lack an "id" or a "file_name", e.g. '
+                         f'{_first(bad, 3)}')
+    image_ids, category_ids = {i['id'] for i in images}, {c['id'] for c in categories}
+    annotations = data['annotations']
+    problems = (
+        ('name an image_id that is not in "images"',
+         [a for a in annotations if a.get('image_id') not in image_ids]),
+        ('name a category_id that is not in "categories" (ids '
+         f'{_first(sorted(category_ids))})',
+         [a for a in annotations if a.get('category_id') not in category_ids]),
+        ('lack a "bbox" [x, y, width, height]',
+         [a for a in annotations if not isinstance(a.get('bbox'), (list, tuple))
+          or len(a['bbox']) != 4]),
+    )
+    for what, offenders in problems:
+        if offenders:
+            raise ValueError(f'{path}: {len(offenders)} of {len(annotations)} annotations {what}, '
+                             f'e.g. {_first(offenders, 2)}')
+
+
+class CheckedCOCO(COCO):
+    """mmdet's COCO api that first checks the file (:func:`check_coco_dict`), so a file lacking
+    something stops with its name and what it lacks instead of a ``KeyError`` deep in loading."""
+
+    def __init__(self, annotation_file=None):
+        super().__init__(annotation_file)
+        if annotation_file is not None:
+            check_coco_dict(self.dataset, annotation_file)
+
+
+def missing_images(data_list: Sequence[dict], key: str = 'img_path') -> List[str]:
+    """The ``data_list`` entries' image paths that are no file."""
+    return [info[key] for info in data_list if not osp.isfile(info[key])]
 
 
 def check_head_matches_dataset(head_classes: Sequence[str], head_novel: Sequence[str],
@@ -96,7 +185,9 @@ def check_head_matches_dataset(head_classes: Sequence[str], head_novel: Sequence
         extra = [c for c in head_classes if c not in set(classes)]
         raise ValueError(f'the OV box head has {len(head_classes)} classes, the {where} dataset '
                          f'{len(classes)}: missing in the head {missing[:10]}, not in the dataset '
-                         f'{extra[:10]}; make class_names and the dataset classes the same')
+                         f'{extra[:10]}; make model.roi_head.bbox_head.class_names (when None: '
+                         "the class-embedding file's names, in its order) and the dataset's "
+                         'metainfo classes the same')
     novel = metainfo.get('novel_classes')
     if novel is not None and sorted(novel) != sorted(head_novel):
         raise ValueError(f'novel classes differ between the OV box head ({len(head_novel)}) and '
@@ -113,14 +204,47 @@ class OVSplitMixin:
     * the file's categories must be the metainfo classes, in the same order;
     * ``drop_novel=True`` removes novel-class instances (training);
     * images left without instances are skipped by ``filter_empty_gt`` and
-      counted in ``num_skipped_images`` (logged).
+      counted in ``num_skipped_images`` (logged);
+    * ``metainfo`` ``classes`` / ``base_classes`` / ``novel_classes`` may each be a
+      class-name file (a JSON list or one name per line, read by
+      :func:`~refclip_mm.clip.class_names.read_class_names`);
+    * ``check_images=True`` makes an image the annotation file lists but the image folder
+      lacks an error at build time, naming the file and the folder.
     """
 
-    def __init__(self, *args, drop_novel: bool = False, **kwargs):
+    SPLIT_KEYS = ('classes', 'base_classes', 'novel_classes')
+
+    def __init__(self, *args, drop_novel: bool = False, check_images: bool = False, **kwargs):
         self.drop_novel = drop_novel
+        self.check_images = check_images
         self.num_skipped_images = 0
         self._file_categories: Optional[List[dict]] = None
         super().__init__(*args, **kwargs)
+
+    @classmethod
+    def _load_metainfo(cls, metainfo=None) -> dict:
+        """mmengine's, with the class lists given as class-name files read by the package's one
+        reader (mmengine's own would keep comments and blank lines as class names), and, for
+        classes of one's own, without the default classes' split (mmengine would keep it:
+        ``metainfo=dict(classes=..., novel_classes=...)`` would get OV-COCO's 48 base classes)
+        or a default palette too short for them."""
+        if metainfo is None:
+            return super()._load_metainfo(metainfo)
+        metainfo = dict(metainfo)
+        for key in cls.SPLIT_KEYS:
+            if isinstance(metainfo.get(key), str):
+                metainfo[key] = tuple(read_class_list(metainfo[key], f'metainfo {key}'))
+        loaded = super()._load_metainfo(metainfo)
+        if 'classes' in metainfo and tuple(metainfo['classes']) != tuple(
+                cls.METAINFO.get('classes', ())):
+            for key in ('base_classes', 'novel_classes'):
+                if key not in metainfo:
+                    loaded.pop(key, None)
+            palette = loaded.get('palette')
+            if 'palette' not in metainfo and palette is not None and len(palette) < len(
+                    loaded['classes']):
+                loaded.pop('palette')  # mmdet's visualizer then draws its own colours
+        return loaded
 
     def _api(self):
         return getattr(self, 'coco', None) or getattr(self, 'lvis', None)
@@ -129,6 +253,7 @@ class OVSplitMixin:
         if self._file_categories is None:  # the annotation api exists only during loading
             api = self._api()
             self._file_categories = [api.cats[i] for i in self.cat_ids]
+            self._file_category_names = [c['name'] for c in api.cats.values()]
         return super().parse_data_info(raw_data_info)
 
     def _split_from_file(self, categories: List[dict]) -> Dict[str, List[str]]:
@@ -148,8 +273,12 @@ class OVSplitMixin:
             from_file = self._split_from_file(self._file_categories)
             if 'base_classes' not in self._metainfo and 'novel_classes' not in self._metainfo:
                 self._metainfo.update(self._default_split(from_file))
-        base, novel = split_classes(classes, self._metainfo.get('base_classes'),
-                                    self._metainfo.get('novel_classes'))
+        try:
+            base, novel = split_classes(classes, self._metainfo.get('base_classes'),
+                                        self._metainfo.get('novel_classes'))
+        except ValueError as err:
+            raise ValueError(f'{type(self).__name__} on {self.ann_file}: the split in metainfo '
+                             f'(classes, base_classes, novel_classes): {err}') from err
         if names != classes:
             self._check_file_classes(names, classes, novel)
             to_metainfo = [classes.index(n) for n in names]  # file label -> metainfo label
@@ -163,6 +292,8 @@ class OVSplitMixin:
                                  f'{sorted(from_file["novel"])[:10]} but metainfo says '
                                  f'{in_file_novel[:10]}')
         self._metainfo.update(base_classes=tuple(base), novel_classes=tuple(novel))
+        if self.check_images:
+            self._check_images(data_list)
         if self.drop_novel:
             novel_labels = {classes.index(n) for n in novel}
             for info in data_list:
@@ -188,12 +319,30 @@ class OVSplitMixin:
         if missing_base or not self.drop_novel:
             what = ('base classes ' + str(missing_base[:10]) if missing_base else
                     'novel classes ' + str(missing[:10]) + ', which evaluation needs')
+            hint = ''
+            if tuple(classes) != OV_COCO_CLASSES:
+                in_file = getattr(self, '_file_category_names', names)
+                extra = [n for n in in_file if n not in set(classes)]
+                hint = (f' Its categories are {_first(in_file, 8)}'
+                        f'{close_names(missing, extra)}: metainfo classes (and base_classes / '
+                        'novel_classes) must be names of its categories, spelled as in the file.')
             raise ValueError(
                 f'{self.ann_file}: its categories lack {len(missing)} of the {len(classes)} '
-                f'metainfo classes, among them {what}. A training file may omit novel classes '
-                '(drop_novel=True); an evaluation file needs every class. For OV-COCO, write '
-                'both files from the COCO 2017 instances files with tools/prepare_ov_coco.py '
-                '--train instances_train2017.json --val instances_val2017.json')
+                f'metainfo classes, among them {what}.{hint} A training file may omit novel '
+                'classes (drop_novel=True); an evaluation file needs every class. For OV-COCO, '
+                'write both files from the COCO 2017 instances files with '
+                'tools/prepare_ov_coco.py --train instances_train2017.json --val '
+                'instances_val2017.json')
+
+    def _check_images(self, data_list: List[dict]) -> None:
+        """Every image the annotation file lists must be a file under the image folder."""
+        missing = missing_images(data_list)
+        if missing:
+            folder = self.data_prefix.get('img', '')
+            raise FileNotFoundError(
+                f'{self.ann_file}: {len(missing)} of the {len(data_list)} images it lists are not '
+                f'in the image folder {folder!r} (data_prefix.img under data_root), e.g. '
+                f'{_first([osp.relpath(m, folder) if folder else m for m in missing], 3)}')
 
     def _default_split(self, from_file: Dict[str, List[str]]) -> dict:
         if from_file:
@@ -217,9 +366,11 @@ class OVSplitMixin:
 class OVCocoDataset(OVSplitMixin, CocoDataset):
     """COCO-format OV detection data; defaults to the OV-COCO 65 classes (48 base / 17 novel).
 
-    Pass ``metainfo=dict(classes=..., novel_classes=...)`` for other data;
-    without base/novel lists the categories' ``split`` field is used.
+    Pass ``metainfo=dict(classes=..., novel_classes=...)`` for other data (names or class-name
+    files; docs/custom_datasets.md); without base/novel lists the categories' ``split`` field
+    is used. The annotation file is checked when it is read (:func:`check_coco_dict`).
     """
+    COCOAPI = CheckedCOCO
     METAINFO = dict(CocoDataset.METAINFO, classes=OV_COCO_CLASSES,
                     base_classes=OV_COCO_BASE_CLASSES, novel_classes=OV_COCO_NOVEL_CLASSES,
                     palette=[p for c, p in zip(CocoDataset.METAINFO['classes'],
