@@ -11,7 +11,8 @@ numbers show that the pipeline runs, not what the method achieves with real CLIP
 ``--toyworld`` runs the quick ToyWorld instead (refclip_mm.toyworld, docs/toyworld.md,
 <= 15 minutes on 2 cores): a CLIP pre-trained on generated scene-caption pairs, then the same
 stages for CLIPSelf, RegionCLIP, SC-RLA and R-SC-RLA, and a table whose numbers mean something
-at that scale.
+at that scale; it ends with its CLIPSelf F-ViT's picture of val scenes for every shape word
+(refclip_mm.toyworld.your_words), real scores of a trained toy detector.
 """
 import argparse
 import os.path as osp
@@ -36,8 +37,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.toyworld:
         from refclip_mm.toyworld import run_toyworld
+        from refclip_mm.toyworld.your_words import your_words_picture
         work = args.work_dir or osp.join(REPO, 'work_dirs', 'toyworld-quick')
-        return run_toyworld(work, quick=True, verbose=args.verbose)
+        summary = run_toyworld(work, quick=True, verbose=args.verbose)
+        pictures = your_words_picture(work, quick=True)
+        print('[toyworld] your words: the CLIPSelf F-ViT on val scenes with every shape word, '
+              'novel ones included (tools/infer.py does this for your images): '
+              + ', '.join(pictures))
+        return summary
     return run_demo(args.work_dir or osp.join(REPO, 'work_dirs', 'demo'), args.data_root,
                     fast=args.fast, verbose=args.verbose)
 

@@ -210,3 +210,25 @@ def test_the_third_world_checks_its_premises_and_stops(tmp_path, run_python):
     with open(tmp_path / 'data' / 'annotations' / 'instances_val.json') as f:
         assert {image['width'] for image in json.load(f)['images']} == {192}
     assert 'premises of toyworld3' in out.stdout
+
+
+def test_the_trained_detector_draws_every_word(toyworld_run, scratch, tmp_path):
+    """The --toyworld demo's last picture: the run's CLIPSelf F-ViT on val scenes, labelled
+    with the world's thing words, the novel ones fused as novel."""
+    from refclip_mm.toyworld.your_words import your_words_picture
+    work, _ = toyworld_run
+    out = str(tmp_path / 'words')
+    pictures = your_words_picture(scratch, results_dir=work, quick=True, out_dir=out,
+                                  score_thr=0.0)
+    assert len(pictures) == 2 and all(osp.getsize(p) > 1000 for p in pictures)
+    with open(osp.join(scratch, 'data', 'classes.json')) as f:
+        words = json.load(f)['thing']
+    for picture in pictures:
+        name = osp.splitext(osp.basename(picture))[0]
+        with open(osp.join(out, 'preds', f'{name}.json')) as f:
+            record = json.load(f)
+        assert record['classes'] == words
+        assert 0 < len(record['base_classes']) < len(words)  # the novel words are not base
+        assert set(record['label_names']) <= set(words) and record['scores']
+    with pytest.raises(FileNotFoundError, match='no last_checkpoint'):
+        your_words_picture(scratch, results_dir=work, quick=True, row='RegionCLIP')
