@@ -42,14 +42,67 @@ def test_stage2_configs_follow_the_method_defaults(path):
 
 
 def test_every_stage2_combination_is_shipped():
-    """3 methods x {RLA, SC, R-SC} x 4 towers."""
+    """3 methods x {RLA, SC, R-SC} x 4 towers, and {RLA, SC, R-SC} of CLIPSelf with grid boxes
+    for the SigLIP 2 and MetaCLIP towers."""
     names = {osp.basename(p) for p in STAGE2}
-    assert len(names) == 36
-    for method in ('clipself-patches', 'clipself-proposals', 'regionclip'):
-        for variant in ('', '-sc', '-rsc'):
+    expected = set()
+    for variant in ('', '-sc', '-rsc'):
+        for method in ('clipself-patches', 'clipself-proposals', 'regionclip'):
             for tower in ('vit-b16-openai', 'eva02-b16', 'vit-l14-openai', 'eva02-l14'):
                 size = 896 if 'l14' in tower else 1024
-                assert f'{method}{variant}_{tower}_8xb2-6e_coco-{size}.py' in names
+                expected.add(f'{method}{variant}_{tower}_8xb2-6e_coco-{size}.py')
+        for tower, size in (('vit-b16-siglip2-384', 1024), ('vit-b16-metaclip', 1024),
+                            ('vit-l14-metaclip', 896)):
+            expected.add(f'clipself-patches{variant}_{tower}_8xb2-6e_coco-{size}.py')
+    assert len(expected) == 45 and names == expected
+
+
+# the towers besides OpenAI's and EVA02's: (name part, open_clip name, stage-1, R-SC-RLA,
+# F-ViT OV-COCO and Cat-Seg configs)
+OTHER_TOWERS = [
+    ('vit-b16-siglip2-384', 'ViT-B-16-SigLIP2-384',
+     ['refiner/refiner_vit-b16-siglip2-384_8xb2-2e_coco-448.py',
+      'rla/clipself-patches-rsc_vit-b16-siglip2-384_8xb2-6e_coco-1024.py',
+      'fvit/fvit-faster-rcnn_vit-b16-siglip2-384_8xb8-3e_ov-coco-640.py',
+      'catseg/catseg_vit-b16-siglip2-384_4xb1-80k_coco-stuff171-384.py']),
+    ('vit-b16-metaclip', 'ViT-B-16-quickgelu',
+     ['refiner/refiner_vit-b16-metaclip_8xb2-2e_coco-448.py',
+      'rla/clipself-patches-rsc_vit-b16-metaclip_8xb2-6e_coco-1024.py']),
+    ('vit-l14-metaclip', 'ViT-L-14-quickgelu',
+     ['refiner/refiner_vit-l14-metaclip_8xb2-2e_coco-448.py',
+      'rla/clipself-patches-rsc_vit-l14-metaclip_8xb2-6e_coco-896.py']),
+]
+
+
+@pytest.mark.parametrize('tower, clip_model, configs', OTHER_TOWERS, ids=[t[0] for t in OTHER_TOWERS])
+def test_the_configs_of_a_tower_name_one_open_clip_model_and_its_widths(tower, clip_model, configs):
+    """Every config of a tower builds the same open_clip model (so the Refiner, the stage-2 tower
+    and the detector / segmentor fit together), with the Refiner and the text side at its
+    embed_dim and the necks at its width."""
+    import open_clip
+    import torch
+
+    from refclip_mm.clip import build_image_tower
+    assert clip_model in open_clip.list_models()
+    with torch.device('meta'):  # the architecture only, no weights
+        built = build_image_tower(clip_model)
+    width, embed_dim = built.width, built.embed_dim
+    named = sorted(glob.glob(osp.join(REPO, 'configs', '*', f'*_{tower}_*.py')))
+    assert {osp.join(REPO, 'configs', c) for c in configs} <= set(named)
+    for path in named:
+        cfg = Config.fromfile(path)
+        model = cfg.model.get('backbone', cfg.model)
+        assert model.clip_model == clip_model, path
+        hooks = [h for h in cfg.get('custom_hooks', []) if h.get('refiner_file')]
+        assert all(osp.basename(h.refiner_file) == f'refiner_{tower}.pth' for h in hooks), path
+        assert all(index < built.depth for index in model.get('out_indices', ())), path
+        if cfg.model.type == 'RefinerTrainer':
+            assert embed_dim % cfg.model.refiner.num_heads == 0
+        if cfg.model.get('neck'):
+            assert cfg.model.neck.in_channels == [width] * 4
+        head = cfg.model.get('decode_head', {})
+        if head:
+            assert head.text_dim == embed_dim and head.guidance_channels == (width, width)
 
 
 SIZE_KEYS = ('scale', 'crop_size', 'size', 'fixed_size')  # the image-size keys of our pipelines

@@ -113,6 +113,10 @@ class DenseCLIPTower(nn.Module):
 
     #: tokens before the patch grid in the block sequence (the CLS token; none for SigLIP)
     num_prefix: int = 1
+    #: RGB mean / std (0-255 units) of the images the tower's weights expect; ``None``: OpenAI
+    #: CLIP's (``refclip_mm.datasets.transforms.CLIP_MEAN`` / ``CLIP_STD``, also EVA02-CLIP's)
+    image_mean: Optional[Tuple[float, float, float]] = None
+    image_std: Optional[Tuple[float, float, float]] = None
 
     def __init__(self, visual: nn.Module, pad_to_patch: bool = False,
                  window_size: Optional[int] = None, global_blocks: Sequence[int] = ()):
@@ -686,6 +690,9 @@ class SigLIPViTTower(TimmTrunkTower):
     """
 
     num_prefix = 0
+    # SigLIP's normalisation (mean = std = 0.5; configs: configs/_base_/siglip_normalization.py)
+    image_mean = (127.5, 127.5, 127.5)
+    image_std = (127.5, 127.5, 127.5)
 
     def __init__(self, visual: nn.Module, **kwargs: Any):
         from timm.layers import Attention, AttentionPoolLatent, PatchEmbed

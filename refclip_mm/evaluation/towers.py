@@ -2,7 +2,7 @@
 
 A tower item is ``[NAME=]SOURCE[@WEIGHTS][#ATTR]``:
 
-* ``SOURCE``: ``tiny-openai`` / ``tiny-eva`` (the test architectures of
+* ``SOURCE``: ``tiny-openai`` / ``tiny-eva`` / ``tiny-siglip2`` (the test architectures of
   :mod:`refclip_mm.clip.tiny`), an open_clip model name (``ViT-B-16``,
   ``EVA02-B-16``, ...), or an mmengine config file (``*.py``) whose
   ``dense_tower`` (else ``model``) entry is built with the MODELS registry in
@@ -18,6 +18,10 @@ A tower item is ``[NAME=]SOURCE[@WEIGHTS][#ATTR]``:
 
 ``NAME`` labels the tower in tables and panels (default: ``SOURCE``).
 Examples: ``clip=ViT-B-16@/ckpt/openai.pt``, ``ours=configs/rla/x.py@work_dirs/x/iter_6000.pth#student``.
+
+Every tower's ``fn`` takes CLIP-normalised images (:func:`normalize_images`); a tower whose
+weights expect another normalisation (SigLIP / SigLIP 2: mean = std = 0.5) converts them to it
+first (:func:`renormalized`), so the towers of one table see the same pixels.
 """
 import os.path as osp
 import time
@@ -31,7 +35,7 @@ from torch import nn
 from ..datasets.transforms import CLIP_MEAN, CLIP_STD
 from ..models.dense_source import DenseFn, find_dense_fn
 
-TINY_TOWERS = ('tiny-openai', 'tiny-eva')
+TINY_TOWERS = ('tiny-openai', 'tiny-eva', 'tiny-siglip2')
 
 
 @dataclass
@@ -45,7 +49,8 @@ class TowerSpec:
 
 @dataclass
 class DenseTower:
-    """A built tower: ``fn(images B x 3 x H x W) -> B x D x h x w`` and the module behind it."""
+    """A built tower: ``fn(images B x 3 x H x W) -> B x D x h x w`` (CLIP-normalised images,
+    see the module docstring) and the module behind it."""
     name: str
     module: nn.Module
     fn: DenseFn
@@ -74,14 +79,46 @@ def _weights(spec: TowerSpec) -> Optional[str]:
     return spec.weights
 
 
+def image_normalization(module: nn.Module) -> Optional[Tuple[Tuple[float, ...], Tuple[float, ...]]]:
+    """``(mean, std)`` (RGB, 0-255) that the CLIP image tower in ``module`` expects when it is not
+    OpenAI CLIP's (a SigLIP tower's), else ``None``. Frozen towers (``FrozenModule``, outside the
+    module tree) are searched too."""
+    from ..clip import DenseCLIPTower
+    from ..models.frozen import FrozenModule
+    stack = [module]
+    while stack:
+        current = stack.pop()
+        for sub in current.modules():
+            if isinstance(sub, DenseCLIPTower) and sub.image_mean is not None:
+                return tuple(sub.image_mean), tuple(sub.image_std)
+            stack.extend(v.module for v in vars(sub).values() if isinstance(v, FrozenModule))
+    return None
+
+
+def renormalized(fn: DenseFn, mean: Sequence[float], std: Sequence[float]) -> DenseFn:
+    """``fn`` (images normalised with ``mean`` / ``std``, RGB 0-255) fed CLIP-normalised images:
+    ``x * CLIP_STD / std + (CLIP_MEAN - mean) / std`` per channel."""
+    mean_t, std_t = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    scale = torch.tensor(CLIP_STD).view(1, 3, 1, 1) / std_t
+    shift = (torch.tensor(CLIP_MEAN).view(1, 3, 1, 1) - mean_t) / std_t
+
+    def run(images: torch.Tensor) -> torch.Tensor:
+        return fn(images * scale.to(images) + shift.to(images))
+    return run
+
+
+def _dense_tower(spec: TowerSpec, module: nn.Module, fn: DenseFn) -> DenseTower:
+    norm = image_normalization(module)
+    return DenseTower(spec.name, module, fn if norm is None else renormalized(fn, *norm), spec)
+
+
 def build_dense_tower(spec: TowerSpec, mode: Optional[str] = None, seed: int = 0) -> DenseTower:
     """Build the tower of ``spec`` in eval mode (random parts seeded with ``seed``)."""
     from ..clip import build_image_tower, tiny_arch
     torch.manual_seed(seed)
     if spec.source.endswith('.py'):
         module = _build_from_config(spec)
-        fn = find_dense_fn(module, spec.attr, mode)
-        return DenseTower(spec.name, module, fn, spec)
+        return _dense_tower(spec, module, find_dense_fn(module, spec.attr, mode))
     if spec.attr:
         raise ValueError(f'tower {spec.name!r}: #{spec.attr} only applies to config towers')
     if spec.source in TINY_TOWERS:
@@ -94,7 +131,7 @@ def build_dense_tower(spec: TowerSpec, mode: Optional[str] = None, seed: int = 0
                              'randomly initialised tower')
         module = build_image_tower(spec.source, _weights(spec))
     module.eval()
-    return DenseTower(spec.name, module, find_dense_fn(module, None, mode), spec)
+    return _dense_tower(spec, module, find_dense_fn(module, None, mode))
 
 
 def _build_from_config(spec: TowerSpec) -> nn.Module:

@@ -1,0 +1,7 @@
+# R-SC-RLA: clipself-patches + SCD from the frozen initial tower followed by the stage-1 Refiner
+# (tools/export_refiner.py output of the matching configs/refiner/ run).
+_base_ = ['./clipself-patches-sc_vit-b16-siglip2-384_8xb2-6e_coco-1024.py']
+# ---- paths to edit (the others: clipself-patches_vit-b16-siglip2-384_8xb2-6e_coco-1024.py)
+refiner_file = 'checkpoints/refiner_vit-b16-siglip2-384.pth'  # tools/export_refiner.py
+# ------------------------------------------------------------------------------------------
+custom_hooks = [dict(_base_.scd_hook, refiner_file=refiner_file)]
