@@ -169,3 +169,31 @@ def test_roi_head_pools_channels_last_maps_as_their_values_say(fvit_assets):
         assert len(expected) > 0
         for key in ('bboxes', 'scores', 'labels', 'masks'):
             assert torch.equal(got[key], expected[key]), key
+
+
+def test_a_sigmoid_clips_embeddings_are_scored_with_its_scale_and_bias(fvit_assets):
+    """Embeddings recording a logit bias (SigLIP) give sigmoid CLIP scores with the recorded
+    scale and bias; clip_logit_bias=None keeps softmax scores; set_vocabulary follows the new
+    embeddings."""
+    from dataclasses import replace
+
+    from refclip_mm.clip import load_class_embeddings
+    torch.manual_seed(0)
+    text = load_class_embeddings(fvit_assets['embeddings'])
+    sigmoid_text = replace(text, logit_scale=10.0, logit_bias=-3.0)
+    rois, region = torch.randn(5, 8, 7, 7), torch.randn(5, 32)
+    head = make_head(sigmoid_text, alpha=0.0, beta=1.0).eval()  # fused = det on base, CLIP on novel
+    assert (head.clip_scale, head.clip_bias) == (10.0, -3.0)
+    with torch.no_grad():
+        probs, _ = head(rois, region)
+    emb = head.all_embeddings
+    clip = torch.sigmoid(10.0 * F.normalize(region, dim=-1) @ emb.t() - 3.0)
+    novel = [THING_CLASSES.index(n) for n in NOVEL_THING_CLASSES]
+    torch.testing.assert_close(probs[:, novel], clip[:, novel])
+    torch.testing.assert_close(clip_region_probs(region, emb, 10.0, -3.0), clip)
+    softmax_head = make_head(sigmoid_text, clip_logit_bias=None, clip_temperature=75.0).eval()
+    assert (softmax_head.clip_scale, softmax_head.clip_bias) == (75.0, None)
+    head.set_vocabulary(text)  # a softmax CLIP's vocabulary: softmax scores again
+    assert (head.clip_scale, head.clip_bias) == (75.0, None)
+    with pytest.raises(ValueError, match="clip_logit_bias must be 'file'"):
+        make_head(text, clip_logit_bias='auto')

@@ -108,6 +108,23 @@ def test_regionclip_needs_concepts_of_the_right_dimension(tmp_path):
     assert torch.isfinite(losses['loss_regionclip']) and losses['loss_regionclip'] > 0
     with pytest.raises(ValueError, match='needs concepts'):
         tiny(loss_rla=dict(type='RegionCLIPLoss'))
+    # a sigmoid CLIP's concept file (it records a bias): its scale and bias reach the loss
+    from dataclasses import replace
+
+    from refclip_mm.clip import load_class_embeddings, save_class_embeddings
+    sigmoid = tmp_path / 'sigmoid_concepts.pth'
+    save_class_embeddings(str(sigmoid), replace(load_class_embeddings(str(path)),
+                                                logit_scale=10.0, logit_bias=-2.0))
+    torch.manual_seed(0)
+    softmax_model = tiny(loss_rla=dict(type='RegionCLIPLoss'), concepts=str(path))
+    torch.manual_seed(0)
+    sigmoid_model = tiny(loss_rla=dict(type='RegionCLIPLoss'), concepts=str(sigmoid))
+    assert softmax_model.concept_scores == {}
+    assert sigmoid_model.concept_scores == dict(logit_scale=10.0, logit_bias=-2.0)
+    images = torch.randn(1, 3, 64, 64)
+    a = softmax_model.loss(images, samples(1, BOXES))['loss_regionclip']
+    b = sigmoid_model.loss(images, samples(1, BOXES))['loss_regionclip']
+    assert torch.isfinite(b) and not torch.allclose(a, b)
 
 
 def test_loss_terms_are_added_and_checked():

@@ -41,6 +41,11 @@ class OVBBoxHead(ConvFCBBoxHead):
             list); give one, the other is the rest.
         learned_temperature: initial value of the learned detector temperature.
         clip_temperature: CLIP region-score temperature (75 COCO, 50 LVIS).
+        clip_logit_bias: ``'file'`` (default): the class embeddings decide: embeddings of a
+            sigmoid-trained CLIP (SigLIP, SigLIP 2; the file records its ``logit_bias`` and
+            ``logit_scale``) are scored ``sigmoid(scale * cos + bias)`` with the recorded pair,
+            others ``softmax(clip_temperature * cos)``; a number: sigmoid scores with that bias
+            and ``clip_temperature``; ``None``: softmax scores always.
         alpha / beta: CLIP weight in the fusion for base / novel classes.
         background_weight: weight of the background class in the CE loss.
         learn_background: make the background embedding a parameter.
@@ -53,6 +58,7 @@ class OVBBoxHead(ConvFCBBoxHead):
                  base_classes: NamesType = None,
                  learned_temperature: float = 50.0,
                  clip_temperature: float = 75.0,
+                 clip_logit_bias: Union[str, float, None] = 'file',
                  alpha: float = 0.1,
                  beta: float = 0.8,
                  background_weight: float = 1.0,
@@ -100,7 +106,12 @@ class OVBBoxHead(ConvFCBBoxHead):
         else:
             self.register_buffer('background_embedding', background, persistent=False)
         self.logit_scale = nn.Parameter(torch.tensor(float(learned_temperature)))
+        if isinstance(clip_logit_bias, str) and clip_logit_bias != 'file':
+            raise ValueError(f"clip_logit_bias must be 'file', a number or None, got "
+                             f'{clip_logit_bias!r}')
+        self.clip_logit_bias_option = clip_logit_bias
         self.clip_temperature = float(clip_temperature)
+        self._set_clip_scoring(text)
         self.alpha, self.beta = float(alpha), float(beta)
         novel_mask = torch.zeros(len(names) + 1, dtype=torch.bool)
         novel_mask[[names.index(n) for n in novel]] = True
@@ -133,6 +144,20 @@ class OVBBoxHead(ConvFCBBoxHead):
             self.loss_cls.class_weight = [1.0] * len(names) + [weights[-1]]
         self.class_names, self.num_classes = names, len(names)
         self.base_classes, self.novel_classes = base, novel
+        self._set_clip_scoring(embeddings)
+
+    def _set_clip_scoring(self, text: ClassEmbeddings) -> None:
+        """The CLIP region scores' scale and bias (``None``: softmax) for embeddings ``text``
+        under the ``clip_logit_bias`` option."""
+        option = self.clip_logit_bias_option
+        self.clip_scale, self.clip_bias = self.clip_temperature, None
+        if option == 'file':
+            if text.sigmoid:
+                self.clip_bias = float(text.logit_bias)
+                if text.logit_scale is not None:
+                    self.clip_scale = float(text.logit_scale)
+        elif option is not None:
+            self.clip_bias = float(option)
 
     @property
     def all_embeddings(self) -> torch.Tensor:
@@ -155,7 +180,7 @@ class OVBBoxHead(ConvFCBBoxHead):
         probs = logits.softmax(dim=-1)
         if clip_region_feats is not None:
             clip_probs = clip_region_probs(clip_region_feats.to(probs.dtype), embeddings,
-                                           self.clip_temperature)
+                                           self.clip_scale, self.clip_bias)
             probs = fuse_scores(probs, clip_probs, self.novel_mask, self.alpha, self.beta)
         return probs, bbox_pred
 

@@ -1,22 +1,30 @@
 """Test-time score fusion of F-ViT (docs/method.md section 6.1)."""
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 
 
 def clip_region_probs(region_feats: torch.Tensor, class_embeddings: torch.Tensor,
-                      temperature: float) -> torch.Tensor:
-    """CLIP region scores: ``softmax(temperature * cos(region, class))``.
+                      temperature: float, bias: Optional[float] = None) -> torch.Tensor:
+    """CLIP region scores: ``softmax(temperature * cos(region, class))`` over the classes, or,
+    for a sigmoid-trained CLIP (SigLIP, SigLIP 2; ``bias`` given), each class on its own:
+    ``sigmoid(temperature * cos + bias)`` (rows need not sum to 1).
 
     Args:
         region_feats: ``K x D`` region features of the dense CLIP map.
         class_embeddings: ``(C + 1) x D`` text embeddings, background last.
-        temperature: CLIP logit scale (75 on COCO, 50 on LVIS).
+        temperature: CLIP logit scale (75 on COCO, 50 on LVIS; a sigmoid CLIP's own scale).
+        bias: the sigmoid CLIP's logit bias; ``None``: softmax scores.
 
     Returns:
         ``K x (C + 1)`` probabilities.
     """
-    logits = F.normalize(region_feats, dim=-1) @ F.normalize(class_embeddings, dim=-1).t()
-    return (temperature * logits).softmax(dim=-1)
+    logits = temperature * (F.normalize(region_feats, dim=-1)
+                            @ F.normalize(class_embeddings, dim=-1).t())
+    if bias is None:
+        return logits.softmax(dim=-1)
+    return torch.sigmoid(logits + float(bias))
 
 
 def fuse_scores(det_probs: torch.Tensor, clip_probs: torch.Tensor, novel_mask: torch.Tensor,

@@ -46,11 +46,15 @@ def concept_pseudo_labels(teacher: torch.Tensor, concepts: torch.Tensor) -> torc
 def regionclip_loss(regions: torch.Tensor, concepts: torch.Tensor,
                     teacher: Optional[torch.Tensor] = None,
                     labels: Optional[torch.Tensor] = None,
-                    logit_scale: Union[float, torch.Tensor] = CLIP_LOGIT_SCALE) -> torch.Tensor:
+                    logit_scale: Union[float, torch.Tensor] = CLIP_LOGIT_SCALE,
+                    logit_bias: Optional[Union[float, torch.Tensor]] = None) -> torch.Tensor:
     """Cross-entropy of region-vs-concept logits against the teacher's pseudo-labels.
 
     ``logits = logit_scale * cos(region_k, concept_c)``; the label of region ``k`` is
-    ``labels[k]`` or, if not given, :func:`concept_pseudo_labels` of ``teacher``.
+    ``labels[k]`` or, if not given, :func:`concept_pseudo_labels` of ``teacher``. For a
+    sigmoid-trained CLIP (SigLIP, SigLIP 2; ``logit_bias`` given) each concept is scored on its
+    own as in its pre-training: ``sigmoid(logits + logit_bias)`` against a one-hot target
+    (binary cross-entropy summed over the concepts, averaged over the regions).
 
     Args:
         regions: ``K x D`` student region features.
@@ -58,6 +62,7 @@ def regionclip_loss(regions: torch.Tensor, concepts: torch.Tensor,
         teacher: ``K x D`` teacher crop embeddings (exactly one of ``teacher``/``labels``).
         labels: ``K`` long concept indices.
         logit_scale: the scale itself (not its log): CLIP's 100 or ``model.logit_scale.exp()``.
+        logit_bias: a sigmoid CLIP's bias; ``None``: softmax cross-entropy.
 
     Returns:
         scalar fp32 loss; ``K = 0`` gives a zero connected to ``regions``.
@@ -80,7 +85,11 @@ def regionclip_loss(regions: torch.Tensor, concepts: torch.Tensor,
     if regions.shape[0] == 0:
         return zero_loss(regions)
     cos = F.normalize(regions.float(), dim=-1) @ F.normalize(concepts.float(), dim=-1).t()
-    return F.cross_entropy(cos * scale, labels)
+    if logit_bias is None:
+        return F.cross_entropy(cos * scale, labels)
+    target = F.one_hot(labels, concepts.shape[0]).float()
+    return F.binary_cross_entropy_with_logits(cos * scale + logit_bias, target,
+                                              reduction='sum') / regions.shape[0]
 
 
 def _check_dims(name: str, feats: torch.Tensor, concepts: torch.Tensor) -> None:
@@ -137,22 +146,29 @@ class RegionCLIPLoss(nn.Module):
     Args:
         logit_scale: default scale of the cosine logits (CLIP's 100); ``forward`` can
             override it with the model's (``model.logit_scale.exp()``).
+        logit_bias: default bias of a sigmoid-trained CLIP (``None``: softmax cross-entropy;
+            :func:`regionclip_loss`); ``forward`` can override it.
         loss_weight: multiplier of the loss.
 
     Shapes: ``forward(regions K x D, concepts C x D, teacher=None (K x D), labels=None (K),
-    logit_scale=None) -> scalar``.
+    logit_scale=None, logit_bias=None) -> scalar``.
     """
 
-    def __init__(self, logit_scale: float = CLIP_LOGIT_SCALE, loss_weight: float = 1.0):
+    def __init__(self, logit_scale: float = CLIP_LOGIT_SCALE,
+                 logit_bias: Optional[float] = None, loss_weight: float = 1.0):
         super().__init__()
         self.logit_scale = _check_scale(logit_scale)
+        self.logit_bias = None if logit_bias is None else float(logit_bias)
         self.loss_weight = float(loss_weight)
 
     def forward(self, regions: torch.Tensor, concepts: torch.Tensor,
                 teacher: Optional[torch.Tensor] = None, labels: Optional[torch.Tensor] = None,
-                logit_scale: Optional[Union[float, torch.Tensor]] = None) -> torch.Tensor:
+                logit_scale: Optional[Union[float, torch.Tensor]] = None,
+                logit_bias: Optional[Union[float, torch.Tensor]] = None) -> torch.Tensor:
         scale = self.logit_scale if logit_scale is None else logit_scale
-        return regionclip_loss(regions, concepts, teacher, labels, scale) * self.loss_weight
+        bias = self.logit_bias if logit_bias is None else logit_bias
+        return regionclip_loss(regions, concepts, teacher, labels, scale, bias) * self.loss_weight
 
     def extra_repr(self) -> str:
-        return f'logit_scale={self.logit_scale}, loss_weight={self.loss_weight}'
+        return (f'logit_scale={self.logit_scale}, logit_bias={self.logit_bias}, '
+                f'loss_weight={self.loss_weight}')

@@ -111,6 +111,7 @@ class RLATrainer(FiniteLossMixin, FrozenPartsMixin, BaseModel):
                                                         'model.crop_sampling_ratio')
         self.loss_rla = MODELS.build(loss_rla)
         self.concept_names: List[str] = []
+        self.concept_scores: dict = {}  # scale and bias of a sigmoid CLIP's concept file
         if kind == 'regionclip':
             self._load_concepts(concepts)
         elif concepts is not None:
@@ -128,6 +129,10 @@ class RLATrainer(FiniteLossMixin, FrozenPartsMixin, BaseModel):
             raise ValueError(f'concept embeddings in {path!r} are {concepts.embeddings.shape[1]}-dim '
                              f'but the tower embeds into {self.student.embed_dim} dims')
         self.concept_names = list(concepts.names)
+        # a sigmoid-trained CLIP's concepts are scored with its own scale and bias
+        self.concept_scores = (dict(logit_scale=concepts.logit_scale or self.loss_rla.logit_scale,
+                                    logit_bias=concepts.logit_bias)
+                               if concepts.sigmoid else {})
         self.register_buffer('concept_embeddings',
                              F.normalize(concepts.embeddings.float(), dim=-1), persistent=False)
 
@@ -205,7 +210,7 @@ class RLATrainer(FiniteLossMixin, FrozenPartsMixin, BaseModel):
             losses = dict(loss_clipself=self.loss_rla(regions, teacher))
         else:
             losses = dict(loss_regionclip=self.loss_rla(
-                regions, self.concept_embeddings, teacher=teacher))
+                regions, self.concept_embeddings, teacher=teacher, **self.concept_scores))
         with torch.no_grad():
             losses['region_cos'] = F.cosine_similarity(regions, teacher, dim=-1).mean()
         batch = RLABatch(images, dense, rois, self.patch_size, data_samples)

@@ -104,3 +104,20 @@ def test_regionclip_errors():
         regionclip_loss(regions, concepts, labels=torch.tensor([0, 4, 1]))
     with pytest.raises(ValueError, match='not its log'):
         RegionCLIPLoss(logit_scale=0.0)
+
+
+def test_regionclip_with_a_sigmoid_clips_bias_is_binary_cross_entropy():
+    torch.manual_seed(0)
+    regions, concepts = torch.randn(3, 8), torch.randn(5, 8)
+    labels = torch.tensor([0, 4, 2])
+    cos = F.normalize(regions, dim=-1) @ F.normalize(concepts, dim=-1).t()
+    z = 10.0 * cos - 2.0
+    expected = -(F.logsigmoid(z[torch.arange(3), labels]).sum()
+                 + F.logsigmoid(-z).sum() - F.logsigmoid(-z[torch.arange(3), labels]).sum()) / 3
+    loss = regionclip_loss(regions, concepts, labels=labels, logit_scale=10.0, logit_bias=-2.0)
+    torch.testing.assert_close(loss, expected)
+    module = RegionCLIPLoss(logit_scale=10.0, logit_bias=-2.0, loss_weight=2.0)
+    torch.testing.assert_close(module(regions, concepts, labels=labels), 2 * expected)
+    softmax = regionclip_loss(regions, concepts, labels=labels, logit_scale=10.0)
+    torch.testing.assert_close(softmax, F.cross_entropy(10.0 * cos, labels))
+    assert not torch.allclose(softmax, loss)
