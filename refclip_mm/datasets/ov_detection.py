@@ -2,7 +2,8 @@
 
 * OV-COCO (the standard split of Bansal et al. / OVR-CNN): 48 base and 17
   novel classes of COCO 2017; the other 15 COCO classes are not used.
-* OV-LVIS (LVIS v1): train on frequent + common classes; rare = novel.
+* OV-LVIS (LVIS v1): train on frequent + common classes; rare = novel; a trimmed LVIS file
+  (some of the 1,203 categories) gives its categories as the classes.
 * a user's own COCO-format data: ``OVCocoDataset`` with ``metainfo=dict(classes=...,
   novel_classes=...)`` (names, or class-name files) and ``check_images=True``
   (docs/custom_datasets.md).
@@ -19,6 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmdet.datasets import CocoDataset, LVISV1Dataset
 from mmdet.datasets.api_wrappers import COCO
+from mmengine.fileio import load
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.model import is_model_wrapper
@@ -40,6 +42,11 @@ OV_COCO_NOVEL_CLASSES: Tuple[str, ...] = (
 OV_COCO_CLASSES: Tuple[str, ...] = tuple(
     c for c in CocoDataset.METAINFO['classes']
     if c in set(OV_COCO_BASE_CLASSES) | set(OV_COCO_NOVEL_CLASSES))
+
+# mmdet's LVIS v1 class names, in LVIS category-id order.
+LVIS_V1_CLASSES: Tuple[str, ...] = tuple(LVISV1Dataset.METAINFO['classes'])
+LVIS_URL_PREFIX = 'http://images.cocodataset.org/'
+LVIS_FREQUENCIES = ('r', 'c', 'f')
 
 NamesType = Union[None, str, Sequence[str]]
 
@@ -101,11 +108,19 @@ def split_classes(classes: Sequence[str], base: NamesType = None,
     return [c for c in classes if c in set(base)], [c for c in classes if c in set(novel)]
 
 
-def check_coco_dict(data, path: str) -> None:
+# What an image's path key is used for, said when images lack it.
+IMAGE_KEY_USES = dict(
+    file_name='',
+    coco_url=' (LVIS names an image by its COCO url: the part after '
+             f'{LVIS_URL_PREFIX!r}, e.g. val2017/000000397133.jpg, is its path under '
+             'data_prefix.img)')
+
+
+def check_coco_dict(data, path: str, image_key: str = 'file_name') -> None:
     """Raise ``ValueError`` naming ``path`` and what it lacks unless ``data`` is a COCO
-    instances file: ``images`` (``id``, ``file_name``), ``annotations`` (``image_id``,
-    ``category_id`` of listed images and categories, ``bbox`` of 4 numbers) and ``categories``
-    (``id``, ``name``; ids and names unique)."""
+    instances file: ``images`` (``id``, ``image_key``: ``file_name``, or ``coco_url`` for
+    LVIS), ``annotations`` (``image_id``, ``category_id`` of listed images and categories,
+    ``bbox`` of 4 numbers) and ``categories`` (``id``, ``name``; ids and names unique)."""
     if not isinstance(data, dict):
         raise ValueError(f'{path}: a COCO annotation file is a JSON object with "images", '
                          f'"annotations" and "categories"; this one holds a {type(data).__name__}')
@@ -132,9 +147,10 @@ def check_coco_dict(data, path: str) -> None:
     if not images:
         raise ValueError(f'{path}: its "images" list is empty')
     bad = [i for i in images if not isinstance(i, dict) or 'id' not in i
-           or not isinstance(i.get('file_name'), str)]
+           or not isinstance(i.get(image_key), str)]
     if bad:
-        raise ValueError(f'{path}: {len(bad)} images lack an "id" or a "file_name", e.g. '
+        raise ValueError(f'{path}: {len(bad)} of {len(images)} images lack an "id" or a '
+                         f'"{image_key}"{IMAGE_KEY_USES.get(image_key, "")}, e.g. '
                          f'{_first(bad, 3)}')
     image_ids, category_ids = {i['id'] for i in images}, {c['id'] for c in categories}
     annotations = data['annotations']
@@ -162,6 +178,54 @@ class CheckedCOCO(COCO):
         super().__init__(annotation_file)
         if annotation_file is not None:
             check_coco_dict(self.dataset, annotation_file)
+
+
+def _lacking(items: Sequence[dict], key: str, kind=list) -> List[dict]:
+    return [item for item in items if not isinstance(item.get(key), kind)]
+
+
+def check_lvis_dict(data, path: str, need_frequency: bool = True, for_evaluation: bool = False,
+                    with_masks: bool = False) -> None:
+    """Raise ``ValueError`` naming ``path`` and what it lacks unless ``data`` is an LVIS v1
+    file: a COCO-style file (:func:`check_coco_dict`) whose images have a ``coco_url`` (their
+    path), whose categories have ``frequency`` r/c/f (``need_frequency``: the rare = novel
+    split, LVISMetric's APr/APc/APf), whose images have ``neg_category_ids`` and
+    ``not_exhaustive_category_ids`` and annotations an ``area`` (``for_evaluation``: read by
+    LVISMetric) and whose annotations have a ``segmentation`` (``with_masks``)."""
+    check_coco_dict(data, path, image_key='coco_url')
+    categories, images, annotations = data['categories'], data['images'], data['annotations']
+    if need_frequency:
+        bad = [c['name'] for c in categories if c.get('frequency') not in LVIS_FREQUENCIES]
+        if bad:
+            raise ValueError(
+                f'{path}: {len(bad)} of its {len(categories)} categories lack "frequency" r/c/f, '
+                f'e.g. {_first(bad)}; it marks the rare classes (novel in OV-LVIS) and groups '
+                "LVISMetric's APr/APc/APf (LVIS v1 files carry it)")
+    if for_evaluation:
+        for key in ('neg_category_ids', 'not_exhaustive_category_ids'):
+            bad = _lacking(images, key)
+            if bad:
+                raise ValueError(
+                    f'{path}: {len(bad)} of its {len(images)} images lack a "{key}" list (may be '
+                    f"empty), e.g. {_first(bad, 1)}; LVISMetric's federated evaluation reads it")
+        bad = _lacking(annotations, 'area', (int, float))
+        if bad:
+            raise ValueError(f'{path}: {len(bad)} of its {len(annotations)} annotations lack an '
+                             f'"area", e.g. {_first(bad, 1)}; LVISMetric\'s small / medium / '
+                             'large ranges read it')
+    if with_masks:
+        bad = [a for a in annotations if not a.get('segmentation')]
+        if bad:
+            raise ValueError(f'{path}: {len(bad)} of its {len(annotations)} annotations lack a '
+                             f'"segmentation", e.g. {_first(bad, 1)}; the pipeline loads masks '
+                             '(LoadAnnotations with_mask=True) for the mask head')
+
+
+def compare_with_lvis_v1(names: Sequence[str]) -> Tuple[List[str], List[str]]:
+    """``(missing, unknown)``: the LVIS v1 class names that ``names`` lacks, and the names
+    that are not LVIS v1 class names."""
+    given, known = set(names), set(LVIS_V1_CLASSES)
+    return ([n for n in LVIS_V1_CLASSES if n not in given], [n for n in names if n not in known])
 
 
 def missing_images(data_list: Sequence[dict], key: str = 'img_path') -> List[str]:
@@ -252,6 +316,7 @@ class OVSplitMixin:
     def parse_data_info(self, raw_data_info: dict):
         if self._file_categories is None:  # the annotation api exists only during loading
             api = self._api()
+            self._check_annotation_file(api.dataset)
             self._file_categories = [api.cats[i] for i in self.cat_ids]
             self._file_category_names = [c['name'] for c in api.cats.values()]
         return super().parse_data_info(raw_data_info)
@@ -264,15 +329,26 @@ class OVSplitMixin:
         return dict(base=[n for n, s in splits.items() if s == 'base'],
                     novel=[n for n, s in splits.items() if s == 'novel'])
 
+    def _check_annotation_file(self, data: dict) -> None:
+        """Check the annotation file's contents when it is read (nothing beyond the api's own
+        check here)."""
+
+    def _classes_from_file(self, names: List[str]) -> None:
+        """Make the file's categories the classes where the dataset allows it (not here)."""
+
     def load_data_list(self) -> List[dict]:
-        classes = list(self._metainfo['classes'])
         data_list = super().load_data_list()
-        names, from_file = classes, {}
+        if self._file_categories is None and not data_list:
+            raise ValueError(f'{self.ann_file}: its "images" list is empty')
+        names, from_file = None, {}
         if self._file_categories is not None:
             names = [c['name'] for c in self._file_categories]
+            self._classes_from_file(names)
             from_file = self._split_from_file(self._file_categories)
             if 'base_classes' not in self._metainfo and 'novel_classes' not in self._metainfo:
                 self._metainfo.update(self._default_split(from_file))
+        classes = list(self._metainfo['classes'])
+        names = classes if names is None else names
         try:
             base, novel = split_classes(classes, self._metainfo.get('base_classes'),
                                         self._metainfo.get('novel_classes'))
@@ -329,10 +405,10 @@ class OVSplitMixin:
             raise ValueError(
                 f'{self.ann_file}: its categories lack {len(missing)} of the {len(classes)} '
                 f'metainfo classes, among them {what}.{hint} A training file may omit novel '
-                'classes (drop_novel=True); an evaluation file needs every class. For OV-COCO, '
-                'write both files from the COCO 2017 instances files with '
-                'tools/prepare_ov_coco.py --train instances_train2017.json --val '
-                'instances_val2017.json')
+                'classes (drop_novel=True); an evaluation file lists every class in its '
+                'categories (a class may have no annotations). For OV-COCO, write both files '
+                'from the COCO 2017 instances files with tools/prepare_ov_coco.py --train '
+                'instances_train2017.json --val instances_val2017.json')
 
     def _check_images(self, data_list: List[dict]) -> None:
         """Every image the annotation file lists must be a file under the image folder."""
@@ -381,7 +457,72 @@ class OVCocoDataset(OVSplitMixin, CocoDataset):
 @DATASETS.register_module()
 class OVLVISV1Dataset(OVSplitMixin, LVISV1Dataset):
     """LVIS v1 OV detection data: novel = rare classes (``frequency == 'r'``) unless
-    ``metainfo`` gives the split."""
+    ``metainfo`` gives the split.
+
+    The file is checked when it is read (:func:`check_lvis_dict`): images need ``coco_url``,
+    categories ``frequency`` (unless metainfo gives the split and it is training data),
+    evaluation files the image fields and areas LVISMetric reads, and a pipeline that loads
+    masks the annotations' ``segmentation``.
+
+    Without ``metainfo`` classes, the classes are the file's categories, in its order, as long
+    as they are LVIS v1 names listed in id order: the full release (all 1,203) or a trimmed
+    file holding some of them. mmdet's LVIS dataset and LVISMetric label by the file's
+    categories anyway; the box head must then score the same classes (class embeddings
+    built with ``tools/build_text_embeddings.py --ann`` from a file with these categories,
+    novel list from ``tools/prepare_ov_lvis.py``), which :class:`OVClassCheckHook` checks.
+    """
+
+    def load_data_list(self) -> List[dict]:
+        try:
+            return super().load_data_list()
+        except (KeyError, TypeError, AssertionError):
+            # mmdet's loader fails with a bare KeyError (e.g. 'coco_url') on a file lacking
+            # something: say which file and what it lacks instead, if the check finds it
+            api = getattr(self, 'lvis', None)
+            if api is not None:
+                del self.lvis
+                data = api.dataset
+            else:
+                try:
+                    data = load(self.ann_file, file_format='json',
+                                backend_args=self.backend_args)
+                except Exception:  # unreadable: the original error says more
+                    data = None
+            if data is not None:
+                self._check_annotation_file(data)
+            raise
+
+    def _loads_masks(self) -> bool:
+        return any(getattr(t, 'with_mask', False) for t in getattr(self.pipeline, 'transforms', ()))
+
+    def _check_annotation_file(self, data: dict) -> None:
+        split_given = 'base_classes' in self._metainfo or 'novel_classes' in self._metainfo
+        check_lvis_dict(data, self.ann_file, need_frequency=self.test_mode or not split_given,
+                        for_evaluation=self.test_mode, with_masks=self._loads_masks())
+
+    def _classes_from_file(self, names: List[str]) -> None:
+        if tuple(self._metainfo['classes']) != LVIS_V1_CLASSES or tuple(names) == LVIS_V1_CLASSES:
+            return  # classes of one's own (checked against the file later), or the full release
+        missing, unknown = compare_with_lvis_v1(names)
+        if unknown:
+            raise ValueError(
+                f'{self.ann_file}: {len(unknown)} of its {len(names)} categories are not LVIS v1 '
+                f'class names (mmdet\'s {len(LVIS_V1_CLASSES):,}), e.g. {_first(unknown)}'
+                f'{close_names(unknown, LVIS_V1_CLASSES)}. For categories of your own give '
+                'metainfo=dict(classes=...) (docs/custom_datasets.md)')
+        ids = [c['id'] for c in self._file_categories]
+        if ids != sorted(ids):
+            raise ValueError(
+                f'{self.ann_file}: its categories are not listed in id order; labels follow the '
+                'list, the class embeddings (tools/build_text_embeddings.py --ann) the ids: sort '
+                'its "categories" by id')
+        self._metainfo['classes'] = tuple(names)
+        if missing:
+            MMLogger.get_current_instance().info(
+                f'{type(self).__name__}: {self.ann_file} holds {len(names)} of the '
+                f'{len(LVIS_V1_CLASSES):,} LVIS v1 categories (lacking e.g. {_first(missing, 3)}): '
+                'its categories are the classes; build the class embeddings from a file with '
+                'the same categories (tools/build_text_embeddings.py --ann)')
 
     def _default_split(self, from_file: Dict[str, List[str]]) -> dict:
         freq = {c['name']: c.get('frequency') for c in self._file_categories}

@@ -83,7 +83,7 @@ def test_prepare_ov_coco(tmp_path, run_python):
     with open(src, 'w') as f:
         json.dump(dict(images=images, annotations=anns, categories=cats), f)
     proc = run_python([osp.join(REPO, 'tools', 'prepare_ov_coco.py'), '--train', src, '--val',
-                       src, '--out-dir', str(tmp_path / 'out')])
+                       src, '--out-dir', str(tmp_path / 'out')], cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert '48 base, 0 novel' in proc.stdout and '48 base, 17 novel' in proc.stdout
     with open(tmp_path / 'out' / 'instances_train2017_ov_base.json') as f:
@@ -96,7 +96,7 @@ def test_prepare_ov_lvis(synthetic_root, tmp_path, run_python):
     src = str(tmp_path / 'lvis_train.json')
     data = lvis_from_coco(osp.join(synthetic_root, 'annotations', 'instances_train.json'), src)
     proc = run_python([osp.join(REPO, 'tools', 'prepare_ov_lvis.py'), '--train', src,
-                       '--out-dir', str(tmp_path / 'out')])
+                       '--out-dir', str(tmp_path / 'out')], cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert '5 rare (novel)' in proc.stdout
     with open(tmp_path / 'out' / 'lvis_v1_ov_novel_classes.json') as f:
@@ -146,10 +146,10 @@ def test_prepare_ov_coco_takes_a_48_category_base_only_train_file(tmp_path, run_
         json.dump(dict(images=[dict(id=1, file_name='1.jpg', width=10, height=10)],
                        annotations=anns, categories=cats), f)
     tool = osp.join(REPO, 'tools', 'prepare_ov_coco.py')
-    proc = run_python([tool, '--train', src, '--out-dir', str(tmp_path / 'out')])
+    proc = run_python([tool, '--train', src, '--out-dir', str(tmp_path / 'out')], cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert '48 categories, 48 annotations (48 base, 0 novel)' in proc.stdout
-    proc = run_python([tool, '--val', src, '--out-dir', str(tmp_path / 'out')])
+    proc = run_python([tool, '--val', src, '--out-dir', str(tmp_path / 'out')], cwd=str(tmp_path))
     assert proc.returncode != 0 and "needs all 65" in proc.stderr
 
 
@@ -157,7 +157,7 @@ def test_prepare_ov_lvis_novel_list_from_the_val_file_alone(synthetic_root, tmp_
     src = str(tmp_path / 'lvis_val.json')
     lvis_from_coco(osp.join(synthetic_root, 'annotations', 'instances_train.json'), src)
     proc = run_python([osp.join(REPO, 'tools', 'prepare_ov_lvis.py'), '--val', src,
-                       '--out-dir', str(tmp_path / 'out')])
+                       '--out-dir', str(tmp_path / 'out')], cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / 'out' / 'lvis_v1_ov_novel_classes.json') as f:
         assert sorted(json.load(f)) == sorted(NOVEL_THING_CLASSES)
