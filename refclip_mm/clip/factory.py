@@ -76,10 +76,19 @@ def resolve_model_config(name_or_arch: ArchType) -> Tuple[str, Dict[str, Any]]:
 
 
 def clip_dims(name_or_arch: ArchType) -> Dict[str, Optional[int]]:
-    """``embed_dim`` (joint embedding ``D``) and ``width`` (tower width ``C``, ``None`` where the
-    config does not state it, as for timm trunks) of an open_clip model name or arch dict."""
+    """``embed_dim`` (joint embedding ``D``) and ``width`` (tower width ``C``) of an open_clip
+    model name or arch dict; a timm trunk's width (EVA02, SigLIP 2), which the config does not
+    state, is read from the trunk built on the meta device (no weights, no memory)."""
     _, cfg = resolve_model_config(name_or_arch)
-    return dict(embed_dim=int(cfg['embed_dim']), width=cfg['vision_cfg'].get('width'))
+    vision = cfg['vision_cfg']
+    width = vision.get('width')
+    if width is None and vision.get('timm_model_name'):
+        import timm
+        from . import tiny  # noqa: F401  (registers the tiny test trunks with timm)
+        with torch.device('meta'):
+            width = int(timm.create_model(vision['timm_model_name'], pretrained=False,
+                                          num_classes=0).embed_dim)
+    return dict(embed_dim=int(cfg['embed_dim']), width=width)
 
 
 TRANSFORMERS_PIN = 'transformers==5.25.0'

@@ -161,3 +161,13 @@ def test_towers_roundtrip_through_safe_loader(weights, tmp_path):
     torch.save(tower.state_dict(), out)
     assert set(load_checkpoint_file(str(out))) == set(tower.state_dict())
     assert _same_image_embedding(build_image_tower(tiny_arch('eva'), str(out)), ref)
+
+
+def test_clip_dims_reads_a_timm_trunks_width():
+    """The width a config does not state (timm trunks) comes from the trunk itself."""
+    from refclip_mm.clip import tiny_arch
+    from refclip_mm.clip.factory import clip_dims
+    assert clip_dims('ViT-B-16') == dict(embed_dim=512, width=768)
+    assert clip_dims('EVA02-L-14') == dict(embed_dim=768, width=1024)
+    assert clip_dims('ViT-B-16-SigLIP2-384') == dict(embed_dim=768, width=768)
+    assert clip_dims(tiny_arch('eva')) == dict(embed_dim=32, width=64)
