@@ -1,7 +1,7 @@
 """Train any refclip_mm config (stage 1, stage 2, F-ViT, segmentor) with mmengine's Runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--max-iters N]
-                          [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr]
+                          [--max-iters N] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
 
 The same script is what ``mim train refclip_mm CONFIG`` runs and what
 tools/dist_train.sh launches on N processes.
@@ -24,7 +24,14 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint in the work dir '
                         'when no path is given')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 with dynamic loss scaling (mmengine\'s '
+                        'AmpOptimWrapper) where CUDA is available, otherwise bf16 autocast '
+                        '(AutocastOptimWrapper, where the CPU computes bf16 natively)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the learning rate by the total batch (processes x '
+                        'train_dataloader.batch_size) over the config\'s '
+                        'auto_scale_lr.base_batch_size')
     parser.add_argument('--max-iters', type=int,
                         help='stop after N training iterations, for epoch- and iteration-based '
                         'configs alike (a short run to check a config); validation and the '
@@ -34,9 +41,11 @@ def parse_args(argv=None):
 
 
 def build_config(args):
-    """The config with the command line applied (overrides, work dir, short run, AMP, resume)."""
+    """The config with the command line applied (overrides, work dir, short run, AMP, LR
+    scaling, resume)."""
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    return configure_training(cfg, resume=args.resume, amp=args.amp, max_iters=args.max_iters)
+    return configure_training(cfg, resume=args.resume, amp=args.amp, max_iters=args.max_iters,
+                              auto_scale_lr=args.auto_scale_lr)
 
 
 def main(argv=None):

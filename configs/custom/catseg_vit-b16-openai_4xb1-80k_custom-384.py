@@ -1,6 +1,7 @@
 # Cat-Seg on your own semantic segmentation data (docs/custom_datasets.md): the COCO-Stuff
 # training config with your images, your label maps, your class names and your
 # class-embedding file. The model, schedule and CLIP file (clip_pretrained) are the base's.
+# Assumes the base config's set-up: 4 GPUs x 1 image, GPUs of 12 GB or more (see it).
 _base_ = ['../catseg/catseg_vit-b16-openai_4xb1-80k_coco-stuff171-384.py']
 # ---- paths to edit (clip_pretrained: the config in _base_) --------------------------------
 data_root = 'data/my_data/'  # images/{train,val}/*.jpg, labels/{train,val}/*.png

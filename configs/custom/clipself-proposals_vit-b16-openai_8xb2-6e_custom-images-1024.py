@@ -3,6 +3,7 @@
 # y2(, score)], ...]}. The model, schedule and CLIP file (clip_pretrained) are the base's.
 # Ground-truth boxes of a COCO json instead: ann_file='annotations/train.json',
 # boxes_from_annotations=True, proposal_file=None.
+# Assumes the base config's set-up: 8 GPUs x 2 images, about 3 GB each (see it).
 _base_ = ['../rla/clipself-proposals_vit-b16-openai_8xb2-6e_coco-1024.py']
 # ---- paths to edit (clip_pretrained: the config in _base_) --------------------------------
 data_root = 'data/my_data/'  # images/ (every image under it, sub-folders too)

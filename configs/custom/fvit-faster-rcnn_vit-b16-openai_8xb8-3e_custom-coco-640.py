@@ -1,6 +1,7 @@
 # F-ViT on your own COCO-format data (docs/custom_datasets.md): the OV-COCO config with your
 # images, your categories, your base / novel split and your class-embedding file. The model,
 # schedule and CLIP file (clip_pretrained) are the base config's.
+# Assumes the base config's set-up: 8 GPUs x 8 images, about 13 GB each (see it).
 _base_ = ['../fvit/fvit-faster-rcnn_vit-b16-openai_8xb8-3e_ov-coco-640.py']
 # ---- paths to edit (clip_pretrained: the config in _base_) --------------------------------
 data_root = 'data/my_data/'  # annotations/{train,val}.json, images/{train,val}/

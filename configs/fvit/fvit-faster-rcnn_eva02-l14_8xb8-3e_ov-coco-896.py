@@ -1,5 +1,8 @@
 # F-ViT (Faster R-CNN) on OV-COCO, EVA02-L-14 backbone, 896 px, 3 epochs, 8 GPUs x 8 images.
 # fvit-faster-rcnn_vit-l14-openai_8xb8-3e_ov-coco-896.py with an EVA02-CLIP tower; see it for data and schedule.
+# Assumes 8 GPUs x 8 images (the paper's and CLIPSelf's set-up: 8 A100s), about 26 GB each: an estimate,
+# not measured: the ViT-B/16 estimate at 640 px scaled by the pixels (2x) and a
+# 3.5x larger frozen tower. Smaller GPUs: docs/training.md#fitting-smaller-gpus.
 _base_ = ['./fvit-faster-rcnn_vit-l14-openai_8xb8-3e_ov-coco-896.py']
 # ---- paths to edit (data_root: ../_base_/fvit/ov_coco_detection.py) ----------------------
 clip_pretrained = 'checkpoints/EVA02_CLIP_L_psz14_s4B.pt'  # CLIP file or converted tower

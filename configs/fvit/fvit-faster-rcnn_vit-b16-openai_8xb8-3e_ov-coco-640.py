@@ -1,5 +1,9 @@
 # F-ViT (Faster R-CNN) on OV-COCO, ViT-B-16-quickgelu backbone, 640 px, 3 epochs, 8 GPUs x 8 images.
 # Metric: box AP50 on the 17 novel classes (coco/novel_ap50). See docs/detection.md.
+# Assumes 8 GPUs x 8 images (the paper's and CLIPSelf's set-up: 8 A100s), about 13 GB each: an
+# estimate from the step measured at 320 px and 2 images (peak 1.6 GB on the CPU, tower
+# frozen; benchmarks/bench_memory_switches.py) with the activations scaled to 640 px and
+# 8 images (16x). Smaller GPUs: docs/training.md#fitting-smaller-gpus.
 _base_ = [
     '../_base_/fvit/fvit_faster-rcnn.py', '../_base_/fvit/ov_coco_detection.py',
     '../_base_/fvit/schedule_ov_coco_3e.py', '../_base_/fvit/default_runtime_det.py'

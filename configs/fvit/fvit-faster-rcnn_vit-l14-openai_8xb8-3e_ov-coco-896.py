@@ -1,6 +1,9 @@
 # F-ViT (Faster R-CNN) on OV-COCO, ViT-L-14-quickgelu backbone, 896 px, 3 epochs, 8 GPUs x 8 images:
 # fvit-faster-rcnn_vit-b16-openai_8xb8-3e_ov-coco-640.py with another tower and image size.
 # Metric: box AP50 on the 17 novel classes (coco/novel_ap50). See docs/detection.md.
+# Assumes 8 GPUs x 8 images (the paper's and CLIPSelf's set-up: 8 A100s), about 26 GB each: an estimate,
+# not measured: the ViT-B/16 estimate at 640 px scaled by the pixels (2x) and a
+# 3.5x larger frozen tower. Smaller GPUs: docs/training.md#fitting-smaller-gpus.
 _base_ = ['./fvit-faster-rcnn_vit-b16-openai_8xb8-3e_ov-coco-640.py']
 # ---- paths to edit (data_root: ../_base_/fvit/ov_coco_detection.py) ----------------------
 clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP file or converted tower

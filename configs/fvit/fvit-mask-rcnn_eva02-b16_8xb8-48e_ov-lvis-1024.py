@@ -1,5 +1,8 @@
 # F-ViT (Mask R-CNN) on OV-LVIS, EVA02-B-16 backbone, 1024 px, 48 epochs, 8 GPUs x 8 images.
 # fvit-mask-rcnn_vit-b16-openai_8xb8-48e_ov-lvis-1024.py with an EVA02-CLIP tower; see it for data and schedule.
+# Assumes 8 GPUs x 8 images (the paper's and CLIPSelf's set-up: 8 A100s), about 32 GB each: an estimate,
+# not measured: the OV-COCO ViT-B/16 estimate scaled by 2.6x the pixels of 640 px,
+# the mask head not counted. Smaller GPUs: docs/training.md#fitting-smaller-gpus.
 _base_ = ['./fvit-mask-rcnn_vit-b16-openai_8xb8-48e_ov-lvis-1024.py']
 # ---- paths to edit (data_root: ../_base_/fvit/ov_lvis_instance.py) -----------------------
 clip_pretrained = 'checkpoints/EVA02_CLIP_B_psz16_s8B.pt'  # CLIP file or converted tower

@@ -1,5 +1,8 @@
 # F-ViT (Mask R-CNN) on OV-LVIS, ViT-B-16-quickgelu backbone, 1024 px, 48 epochs, 8 GPUs x 8 images.
 # Metric: mask AP on rare (novel) classes (lvis/segm_APr). See docs/detection.md.
+# Assumes 8 GPUs x 8 images (the paper's and CLIPSelf's set-up: 8 A100s), about 32 GB each: an estimate,
+# not measured: the OV-COCO ViT-B/16 estimate scaled by 2.6x the pixels of 640 px,
+# the mask head not counted. Smaller GPUs: docs/training.md#fitting-smaller-gpus.
 _base_ = [
     '../_base_/fvit/fvit_mask-rcnn.py', '../_base_/fvit/ov_lvis_instance.py',
     '../_base_/fvit/schedule_ov_lvis_48e.py', '../_base_/fvit/default_runtime_det.py'

@@ -1,6 +1,9 @@
 # F-ViT (Mask R-CNN) on OV-LVIS, ViT-L-14-quickgelu backbone, 896 px, 48 epochs, 8 GPUs x 8 images:
 # fvit-mask-rcnn_vit-b16-openai_8xb8-48e_ov-lvis-1024.py with another tower and image size.
 # Metric: mask AP on rare (novel) classes (lvis/segm_APr). See docs/detection.md.
+# Assumes 8 GPUs x 8 images (the paper's and CLIPSelf's set-up: 8 A100s), about 26 GB each: an estimate,
+# not measured: the OV-COCO ViT-B/16 estimate scaled by 2x the pixels of 640 px and a 3.5x larger frozen tower,
+# the mask head not counted. Smaller GPUs: docs/training.md#fitting-smaller-gpus.
 _base_ = ['./fvit-mask-rcnn_vit-b16-openai_8xb8-48e_ov-lvis-1024.py']
 # ---- paths to edit (data_root: ../_base_/fvit/ov_lvis_instance.py) -----------------------
 clip_pretrained = 'checkpoints/ViT-L-14-openai.pt'  # CLIP file or converted tower

@@ -1,5 +1,8 @@
 # Stage 1: train a Refiner on a frozen OpenAI CLIP ViT-B/16 (docs/method.md section 4 defaults),
 # 8 GPUs x 2 images = batch 16, 2 epochs of COCO train2017 images at 448 px.
+# Assumes 8 GPUs x 2 images (the paper's and CLIPSelf's set-up: 8 A100s) and GPUs of 8 GB or more:
+# an estimate, not measured at this size (the frozen tower runs without autograd, the
+# Refiner has two blocks). Smaller GPUs: docs/training.md#fitting-smaller-gpus.
 _base_ = [
     '../_base_/datasets/coco_unlabeled_448.py',
     '../_base_/schedules/refiner_2e.py',

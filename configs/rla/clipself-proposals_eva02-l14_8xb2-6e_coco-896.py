@@ -1,5 +1,8 @@
 # Stage 2, RLA only: clipself-proposals fine-tuning of EVA02-L-14 (docs/method.md section 5);
 # clipself-proposals_vit-l14-openai_8xb2-6e_coco-896.py with another tower.
+# Assumes 8 GPUs x 2 images (the paper's and CLIPSelf's set-up: 8 A100s), about 9 GB each: an
+# estimate, not measured: the ViT-B/16 estimate with 3.5x the parameters and 2.7x the
+# activations gradient checkpointing keeps. Smaller GPUs: docs/training.md#fitting-smaller-gpus.
 _base_ = ['./clipself-proposals_vit-l14-openai_8xb2-6e_coco-896.py']
 # proposal_file (the region proposals): ../_base_/datasets/coco_rla_proposals_1024.py
 # ---- paths to edit (data_root: ../_base_/datasets/coco_unlabeled_448.py) -----------------

@@ -1,5 +1,10 @@
 # Stage 2, RLA only: clipself-proposals fine-tuning of ViT-B-16-quickgelu
 # (docs/method.md section 5).
+# Assumes 8 GPUs x 2 images (the paper's and CLIPSelf's set-up: 8 A100s), about 3 GB each: an
+# estimate from the R-SC-RLA step measured at 448 px (peak 1.9 GB on the CPU, gradient
+# checkpointing on; benchmarks/bench_memory_switches.py) with the activations scaled to
+# 1024 px (5.2x the tokens); RLA and SC-RLA run no teacher forward or Refiner on top.
+# Smaller GPUs: docs/training.md#fitting-smaller-gpus.
 _base_ = [
     '../_base_/models/rla_vit-b16-openai.py',
     '../_base_/datasets/coco_rla_proposals_1024.py',

@@ -64,15 +64,51 @@ def fit_workers_to_cpus(cfg: Config, keep: Iterable[str] = ()) -> List[str]:
     return changes
 
 
+def use_amp(cfg: Config, cuda: Optional[bool] = None) -> Config:
+    """Mixed precision: mmengine's ``AmpOptimWrapper`` (fp16, dynamic loss scale) where CUDA is
+    available; without CUDA, where that wrapper does not run, the package's
+    ``AutocastOptimWrapper`` (bf16 autocast where the CPU computes bf16 natively, fp32
+    otherwise). A config that already asks for either is left as it is."""
+    import torch
+    if cuda is None:
+        cuda = torch.cuda.is_available()
+    kind = str(cfg.optim_wrapper.get('type', 'OptimWrapper')).split('.')[-1]
+    if kind in ('AmpOptimWrapper', 'AutocastOptimWrapper'):
+        return cfg
+    if cuda:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    else:
+        cfg.optim_wrapper.type = 'refclip_mm.AutocastOptimWrapper'
+    return cfg
+
+
+def enable_auto_scale_lr(cfg: Config) -> Config:
+    """Turn on mmengine's linear learning-rate scaling, applied when the Runner builds the
+    optimizer (lr x total batch / ``auto_scale_lr.base_batch_size``).
+
+    Raises:
+        ValueError: the config has no ``auto_scale_lr.base_batch_size``.
+    """
+    scale = cfg.get('auto_scale_lr')
+    if not scale or 'base_batch_size' not in scale:
+        raise ValueError('--auto-scale-lr needs auto_scale_lr = dict(base_batch_size=N) in the '
+                         'config (N: the total batch its learning rate is set for)')
+    scale.enable = True
+    return cfg
+
+
 def configure_training(cfg: Config, resume: Optional[str] = None, amp: bool = False,
-                       max_iters: Optional[int] = None) -> Config:
-    """Resume (``'auto'``: the work dir's last checkpoint, or a file), AMP, a short run."""
+                       max_iters: Optional[int] = None, auto_scale_lr: bool = False) -> Config:
+    """Resume (``'auto'``: the work dir's last checkpoint, or a file), mixed precision
+    (:func:`use_amp`), learning-rate scaling by the batch (:func:`enable_auto_scale_lr`), a
+    short run."""
     if max_iters is not None:
         limit_train_iters(cfg, max_iters)
     if amp:
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+        use_amp(cfg)
+    if auto_scale_lr:
+        enable_auto_scale_lr(cfg)
     if resume is not None:
         if not any(h.get('type') in ('StrictResumeHook', 'refclip_mm.StrictResumeHook')
                    for h in cfg.get('custom_hooks', [])):
