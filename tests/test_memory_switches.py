@@ -28,14 +28,14 @@ import train as train_tool  # noqa: E402  (tools/train.py)
 
 STAGE2 = osp.join(REPO, 'configs', 'rla', 'clipself-patches-rsc_vit-b16-openai_8xb2-6e_coco-1024.py')
 CATSEG = osp.join(REPO, 'configs', 'catseg', 'catseg_vit-b16-openai_4xb1-80k_coco-stuff171-384.py')
-# the full-size training configs of the OpenAI and EVA02-CLIP towers
+# the full-size training configs of every tower
 TRAINING_CONFIGS = [path for path in (
     glob.glob(osp.join(REPO, 'configs', 'refiner', '*_coco-448.py'))
     + glob.glob(osp.join(REPO, 'configs', 'rla', '*_coco-*.py'))
     + glob.glob(osp.join(REPO, 'configs', 'fvit', '*_ov-*.py'))
     + glob.glob(osp.join(REPO, 'configs', 'catseg', '*_coco-stuff171-384.py'))
     + glob.glob(osp.join(REPO, 'configs', 'custom', '*.py')))
-    if re.search(r'[_-](openai|eva02)[_-]', osp.basename(path))]
+    if re.search(r'[_-](openai|eva02|siglip2-384|metaclip)[_-]', osp.basename(path))]
 
 
 def built(config, *options, work_dir):
@@ -130,7 +130,7 @@ def test_partly_frozen_backbone_checkpointing_gives_the_same_gradients(weights):
 def test_full_size_training_configs_state_their_gpus_and_memory():
     """Each full-size training config says in its header how many GPUs and how much memory its
     schedule assumes, and records the batch its learning rate is set for."""
-    assert len(TRAINING_CONFIGS) == 53
+    assert len(TRAINING_CONFIGS) == 53 + 6 + 8  # OpenAI, EVA02; SigLIP 2; MetaCLIP
     for path in TRAINING_CONFIGS:
         with open(path) as f:
             header = ''.join(line for line in f if line.startswith('#'))

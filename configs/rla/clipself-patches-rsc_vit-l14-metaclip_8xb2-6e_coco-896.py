@@ -1,5 +1,8 @@
 # R-SC-RLA: clipself-patches + SCD from the frozen initial tower followed by the stage-1 Refiner
 # (tools/export_refiner.py output of the matching configs/refiner/ run).
+# Assumes 8 GPUs x 2 images and the GB per GPU that
+# clipself-patches_vit-l14-metaclip_8xb2-6e_coco-896.py states
+# (an estimate; SCD adds a frozen teacher forward and a small Refiner).
 _base_ = ['./clipself-patches-sc_vit-l14-metaclip_8xb2-6e_coco-896.py']
 # ---- paths to edit (the others: clipself-patches_vit-l14-metaclip_8xb2-6e_coco-896.py) ---
 refiner_file = 'checkpoints/refiner_vit-l14-metaclip.pth'  # tools/export_refiner.py
