@@ -357,3 +357,17 @@ def test_building_logs_nothing_to_act_on(tiny_clip_file, capsys):
     assert not [w for w in caught if 'vis_backend' in str(w.message).lower()
                 or 'save_dir' in str(w.message)]
     assert 'registry tree' not in printed.out + printed.err
+
+
+def test_a_text_tower_of_another_architecture_is_named(tiny_clip_file, tmp_path):
+    """A CLIP file whose text tower is not the backbone's architecture fails naming the file
+    and the mismatch, and how to name the right one."""
+    from refclip_mm.clip import save_tiny_clip
+    other = str(tmp_path / 'siglip2_tiny.pth')
+    save_tiny_clip(other, 'siglip2')  # another tokenizer and text width layout
+    cfg = Config.fromfile(TRAINING_FREE)
+    cfg.model.backbone.pretrained = tiny_clip_file
+    with pytest.raises(ValueError) as err:
+        find_text_tower(cfg, clip_weights=other)
+    message = str(err.value)
+    assert other in message and 'another architecture' in message and 'clip_weights' in message
