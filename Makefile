@@ -3,6 +3,7 @@
 #   make test   set up .venv/ if needed, then run the test suite
 #   make lint   flake8 and isort --check-only with the settings in setup.cfg
 #   make demo DEMO_ARGS=--toyworld   the demo on a CLIP pre-trained on the ToyWorld (quick variant)
+#   make demo DEMO_ARGS="--tower siglip2"   the demo on a tiny SigLIP 2 CLIP (work_dirs/demo-siglip2)
 # Setting up is idempotent: on a ready machine it only checks stamps.
 
 VENV        ?= .venv

@@ -37,6 +37,7 @@ from mmseg.apis import MMSegInferencer
 from ..clip import (ClassEmbeddings, CLIPTextTower, VocabularyEncoder, build_text_tower,
                     load_class_embeddings, parse_words)
 from ..clip.class_names import read_class_names
+from ..clip.convert import LOCAL_DIR_PREFIX, local_dir_weights, model_folder
 from ..clip.text import TemplatesType, get_templates
 from ..clip.vocabulary import WordsType, word_key
 from ..datasets.ov_detection import read_class_list, split_classes
@@ -74,7 +75,10 @@ def find_text_tower(cfg: Config, checkpoint: Optional[str] = None,
 
     The architecture is the backbone's ``clip_model`` (or the one its weight file records); the
     weights come from ``clip_weights`` when given, else from the CLIP file the config names
-    (``model.backbone.pretrained``), else from ``checkpoint`` if it holds a text tower.
+    (``model.backbone.pretrained``), else from ``checkpoint`` if it holds a text tower. Each may
+    also be an open_clip model folder (``'local-dir:FOLDER'``, or a folder holding
+    ``open_clip_config.json``): its weight file and its tokenizer (a SigLIP text tower's), and
+    its architecture where the backbone names none.
 
     Raises:
         ValueError: no candidate holds a text tower (the message lists what was tried and how
@@ -91,11 +95,20 @@ def find_text_tower(cfg: Config, checkpoint: Optional[str] = None,
             if path is not None]
     tried = []
     for what, path in candidates:
-        if not osp.isfile(osp.expanduser(str(path))):
+        folder = model_folder(path)
+        try:
+            weights = local_dir_weights(folder) if folder else osp.expanduser(str(path))
+        except FileNotFoundError as err:
+            tried.append(f'{what} {path!r}: {err}')
+            continue
+        if not osp.isfile(weights):
             tried.append(f'{what} {path!r}: file not found')
             continue
         try:
-            return build_text_tower(arch, osp.expanduser(str(path))), str(path)
+            if folder is None:
+                return build_text_tower(arch, weights), str(path)
+            return build_text_tower(arch or LOCAL_DIR_PREFIX + folder, weights,
+                                    tokenizer_dir=folder), str(path)
         except (CheckpointError, ValueError) as err:
             reason = ('holds no text-tower weights' if 'no text-tower weights' in str(err)
                       else str(err))
@@ -104,8 +117,8 @@ def find_text_tower(cfg: Config, checkpoint: Optional[str] = None,
         tried.append('the config\'s model.backbone.pretrained is None and no checkpoint was given')
     raise ValueError('no CLIP text tower to embed the words with: ' + '; '.join(tried) + '. Give '
                      'the CLIP weight file the backbone was made from (the open_clip / OpenAI / '
-                     'EVA-CLIP file with both towers) as clip_weights= (tools/infer.py '
-                     '--clip-weights FILE)')
+                     'EVA-CLIP file with both towers, or its open_clip model folder) as '
+                     'clip_weights= (tools/infer.py --clip-weights FILE)')
 
 
 def _ov_heads(cfg: Config, task: str) -> List[ConfigDict]:

@@ -330,6 +330,35 @@ def test_text_tower_sources(tiny_clip_file, tmp_path):
         find_text_tower(cfg, clip_weights='nope.pth')
 
 
+@torch.no_grad()
+def test_text_tower_from_an_open_clip_model_folder(tmp_path):
+    """A SigLIP 2 model folder ('local-dir:FOLDER' or the folder itself) gives its text tower
+    with the folder's own tokenizer; its architecture where the backbone names none."""
+    import open_clip
+
+    from refclip_mm.clip import tiny_arch
+    from refclip_mm.clip.tiny import make_tiny_siglip2_folder
+    folder = str(tmp_path / 'siglip2')
+    name, model = make_tiny_siglip2_folder(folder, seed=3)
+    words = ['red square', 'remote control']
+    expected = model.encode_text(open_clip.get_tokenizer(name)(words))
+    cfg = Config.fromfile(TRAINING_FREE)
+    cfg.model.backbone.pretrained = None
+    cfg.model.backbone.clip_model = tiny_arch('siglip2')
+    for given in (name, folder):
+        tower, source = find_text_tower(cfg, clip_weights=given)
+        assert source == given
+        torch.testing.assert_close(tower.encode_text(words), expected)
+    cfg.model.backbone.clip_model = None  # the folder's open_clip_config.json
+    cfg.model.backbone.pretrained = name
+    tower, source = find_text_tower(cfg)
+    assert source == name
+    torch.testing.assert_close(tower.encode_text(words), expected)
+    os.remove(osp.join(folder, 'open_clip_model.safetensors'))
+    with pytest.raises(ValueError, match='holds no weight file'):
+        find_text_tower(cfg)
+
+
 def test_templates_default_to_the_config_file(tiny_clip_file, tmp_path):
     from factories import text_embeddings_file
     path = str(tmp_path / 'emb.pth')
