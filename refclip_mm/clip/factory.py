@@ -84,6 +84,7 @@ def clip_dims(name_or_arch: ArchType) -> Dict[str, Optional[int]]:
     width = vision.get('width')
     if width is None and vision.get('timm_model_name'):
         import timm
+
         from . import tiny  # noqa: F401  (registers the tiny test trunks with timm)
         with torch.device('meta'):
             width = int(timm.create_model(vision['timm_model_name'], pretrained=False,
