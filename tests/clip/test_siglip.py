@@ -281,3 +281,20 @@ def test_text_tower_without_tokenizer_files_names_them(siglip):
             call()
     image_only = build_clip(tiny_arch('siglip2'), siglip[0], towers=('image', ))
     assert image_only.text is None and isinstance(image_only.image, SigLIPViTTower)
+
+
+def test_every_siglip2_name_builds_a_dense_tower():
+    """Every ``*-SigLIP2*`` model of the pinned open_clip builds as a SigLIP image tower whose
+    dense map has the grid of its input (built and run on the meta device: shapes, no weights)."""
+    import open_clip
+
+    from refclip_mm.clip.dense import SigLIPViTTower
+    names = [n for n in open_clip.list_models() if 'SigLIP2' in n]
+    assert len(names) >= 10 and 'ViT-B-16-SigLIP2-384' in names
+    for name in names:
+        with torch.device('meta'):
+            tower = build_image_tower(name)
+            assert isinstance(tower, SigLIPViTTower), name
+            patch = tower.patch_size
+            dense = tower.forward_dense(torch.empty(1, 3, 3 * patch, 5 * patch)).dense
+        assert tuple(dense.shape) == (1, tower.embed_dim, 3, 5), name
