@@ -26,6 +26,7 @@ import sys
 import time
 
 import torch
+from process_memory import reset_peak_rss, status_kib
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -82,14 +83,6 @@ def time_pair(model_name, size, batch, repeats, device):
     return times, cpu_times
 
 
-def _rss_kib(field):
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1])
-    raise RuntimeError(f'{field} not in /proc/self/status')
-
-
 def memory_worker(impl, model_name, size, batch, device):
     """Peak extra memory (MiB) of one forward of ``impl``; printed as json."""
     torch.manual_seed(0)
@@ -104,11 +97,10 @@ def memory_worker(impl, model_name, size, batch, device):
             torch.cuda.synchronize()
             peak = (torch.cuda.max_memory_allocated() - before) / 2**20
         else:
-            before = _rss_kib('VmRSS')
-            with open('/proc/self/clear_refs', 'w') as f:
-                f.write('5')  # reset the peak RSS (VmHWM) to the current RSS
+            before = status_kib('VmRSS')
+            reset_peak_rss()
             fn(x)
-            peak = (_rss_kib('VmHWM') - before) / 1024
+            peak = (status_kib('VmHWM') - before) / 1024
     print(json.dumps({'impl': impl, 'peak_mib': peak}))
 
 

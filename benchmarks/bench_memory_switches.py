@@ -56,6 +56,8 @@ import sys
 import tempfile
 import time
 
+from process_memory import reset_peak_rss, status_kib
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STAGE2_CONFIG = osp.join(REPO, 'configs', 'rla', 'clipself-patches-rsc_vit-b16-openai_8xb2-6e_coco-1024.py')
 FVIT_CONFIG = osp.join(REPO, 'configs', 'fvit', 'fvit-faster-rcnn_vit-b16-openai_8xb8-3e_ov-coco-640.py')
@@ -93,21 +95,6 @@ DESCRIBE = {
 
 
 # ---------------------------------------------------------------- measuring (child process)
-def status_kib(field):
-    """``VmRSS`` / ``VmHWM`` of this process in KiB (Linux)."""
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1])
-    raise RuntimeError(f'{field} not in /proc/self/status')
-
-
-def reset_peak_rss():
-    """Set this process's ``VmHWM`` to its current resident size (Linux >= 4.0)."""
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-
-
 def replace_syncbn(cfg):
     """SyncBN -> BN everywhere in a config (one process, no process group)."""
     if isinstance(cfg, dict):
