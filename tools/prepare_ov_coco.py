@@ -28,6 +28,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from refclip_mm.apis.cli import given_or_default_file
 from refclip_mm.datasets.ov_detection import (OV_COCO_BASE_CLASSES, OV_COCO_CLASSES,
                                               OV_COCO_NOVEL_CLASSES, check_coco_dict)
 
@@ -82,15 +83,6 @@ def summary(data: dict) -> str:
             f'({base} base, {len(data["annotations"]) - base} novel)')
 
 
-def _input(parser, given, default):
-    """The given file (which must exist), else the default one if it exists, else None."""
-    if given is not None:
-        if not osp.isfile(given):
-            parser.error(f'no such file: {given}')
-        return given
-    return default if osp.isfile(default) else None
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--train', help=f'instances_train2017.json (default: {DEFAULT_TRAIN} if '
@@ -100,7 +92,8 @@ def main(argv=None):
     parser.add_argument('--out-dir', default=ANNOTATIONS,
                         help=f'default: {ANNOTATIONS}, where the OV-COCO configs read')
     args = parser.parse_args(argv)
-    train, val = _input(parser, args.train, DEFAULT_TRAIN), _input(parser, args.val, DEFAULT_VAL)
+    train = given_or_default_file(parser, args.train, DEFAULT_TRAIN)
+    val = given_or_default_file(parser, args.val, DEFAULT_VAL)
     if not train and not val:
         parser.error('no COCO instances file: give --train and/or --val, or put '
                      f'instances_train2017.json / instances_val2017.json in {ANNOTATIONS}')

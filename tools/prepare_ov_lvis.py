@@ -28,6 +28,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from refclip_mm.apis.cli import given_or_default_file
 from refclip_mm.datasets.ov_detection import LVIS_V1_CLASSES, check_lvis_dict, compare_with_lvis_v1
 
 ANNOTATIONS = osp.join('data', 'lvis_v1', 'annotations')  # the configs' data_root + annotations
@@ -97,15 +98,6 @@ def _write(path: str, data) -> None:
     os.replace(path + '.tmp', path)
 
 
-def _input(parser, given, default):
-    """The given file (which must exist), else the default one if it exists, else None."""
-    if given is not None:
-        if not osp.isfile(given):
-            parser.error(f'no such file: {given}')
-        return given
-    return default if osp.isfile(default) else None
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--train', help=f'lvis_v1_train.json (default: {DEFAULT_TRAIN} if it '
@@ -116,8 +108,8 @@ def main(argv=None):
     parser.add_argument('--out-dir', default=ANNOTATIONS,
                         help=f'default: {ANNOTATIONS}, where the OV-LVIS configs read')
     args = parser.parse_args(argv)
-    train_path = _input(parser, args.train, DEFAULT_TRAIN)
-    val_path = _input(parser, args.val, DEFAULT_VAL)
+    train_path = given_or_default_file(parser, args.train, DEFAULT_TRAIN)
+    val_path = given_or_default_file(parser, args.val, DEFAULT_VAL)
     if not train_path and not val_path:
         parser.error(f'no LVIS file: give --train (training and testing) or --val (testing '
                      f'only), or put lvis_v1_train.json / lvis_v1_val.json in {ANNOTATIONS}')

@@ -1,4 +1,4 @@
-"""Command-line arguments shared by tools/train.py and tools/test.py."""
+"""Command-line arguments shared by the tools (tools/train.py and tools/test.py; input files)."""
 import argparse
 import os
 
@@ -28,3 +28,13 @@ def apply_run_arguments(args: argparse.Namespace) -> argparse.Namespace:
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
+
+
+def given_or_default_file(parser: argparse.ArgumentParser, given, default: str):
+    """An input file option: the file given (which must exist: else ``parser.error`` names it),
+    else ``default`` when it exists, else ``None``."""
+    if given is not None:
+        if not os.path.isfile(given):
+            parser.error(f'no such file: {given}')
+        return given
+    return default if os.path.isfile(default) else None
