@@ -27,6 +27,7 @@ from mmengine.model import is_model_wrapper
 
 from ..clip.class_names import read_class_names
 from ..registry import DATASETS, HOOKS
+from .unlabeled import missing_images
 
 OV_COCO_BASE_CLASSES: Tuple[str, ...] = (
     'person', 'bicycle', 'car', 'motorcycle', 'train', 'truck', 'boat', 'bench', 'bird', 'horse',
@@ -226,11 +227,6 @@ def compare_with_lvis_v1(names: Sequence[str]) -> Tuple[List[str], List[str]]:
     that are not LVIS v1 class names."""
     given, known = set(names), set(LVIS_V1_CLASSES)
     return ([n for n in LVIS_V1_CLASSES if n not in given], [n for n in names if n not in known])
-
-
-def missing_images(data_list: Sequence[dict], key: str = 'img_path') -> List[str]:
-    """The ``data_list`` entries' image paths that are no file."""
-    return [info[key] for info in data_list if not osp.isfile(info[key])]
 
 
 def check_head_matches_dataset(head_classes: Sequence[str], head_novel: Sequence[str],

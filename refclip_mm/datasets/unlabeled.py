@@ -27,6 +27,11 @@ def list_images(folder: str, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> Li
     return found
 
 
+def missing_images(data_list: Sequence[dict], key: str = 'img_path') -> List[str]:
+    """The ``data_list`` entries' image paths that are no file."""
+    return [info[key] for info in data_list if not osp.isfile(info[key])]
+
+
 @DATASETS.register_module()
 class UnlabeledImageDataset(BaseDataset):
     """Images without labels.
@@ -126,7 +131,7 @@ class UnlabeledImageDataset(BaseDataset):
                              f'{lacking[:2]}')
         data_list = [dict(img_path=osp.join(folder, image['file_name'])) for image in images]
         if self.check_images:
-            missing = [info['img_path'] for info in data_list if not osp.isfile(info['img_path'])]
+            missing = missing_images(data_list)
             if missing:
                 raise FileNotFoundError(
                     f'{self.ann_file}: {len(missing)} of the {len(data_list)} images it lists are '
