@@ -135,3 +135,15 @@ def test_the_trust_flag_is_explicit(tmp_path):
     with pytest.raises(CheckpointError):
         load_checkpoint_file(str(path))
     assert type(load_checkpoint_file(str(path), trusted=True)['extra']).__name__ == 'Harmless'
+
+
+def test_a_json_write_that_fails_keeps_the_old_file_and_leaves_no_part_file(tmp_path):
+    import json
+
+    from refclip_mm.utils.atomic import atomic_write_json
+    path = tmp_path / 'sub' / 'split.json'
+    atomic_write_json(str(path), dict(images=[1, 2]))  # creates the missing folder
+    with pytest.raises(TypeError):
+        atomic_write_json(str(path), dict(images=[object()]))  # not serialisable
+    assert json.loads(path.read_text()) == dict(images=[1, 2])
+    assert os.listdir(path.parent) == ['split.json']

@@ -31,6 +31,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from refclip_mm.apis.cli import given_or_default_file
 from refclip_mm.datasets.ov_detection import (OV_COCO_BASE_CLASSES, OV_COCO_CLASSES,
                                               OV_COCO_NOVEL_CLASSES, check_coco_dict)
+from refclip_mm.utils.atomic import atomic_write_json
 
 ANNOTATIONS = osp.join('data', 'coco', 'annotations')  # the configs' data_root + annotations
 DEFAULT_TRAIN = osp.join(ANNOTATIONS, 'instances_train2017.json')
@@ -116,9 +117,7 @@ def main(argv=None):
     os.makedirs(args.out_dir, exist_ok=True)
     for data, name in outputs:
         dst = osp.join(args.out_dir, name)
-        with open(dst + '.tmp', 'w') as f:
-            json.dump(data, f)
-        os.replace(dst + '.tmp', dst)
+        atomic_write_json(dst, data)
         print(f'wrote {dst}: {summary(data)}')
         empty = classes_without_annotations(data) if name.startswith('instances_val') else []
         if empty:

@@ -30,6 +30,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from refclip_mm.apis.cli import given_or_default_file
 from refclip_mm.datasets.ov_detection import LVIS_V1_CLASSES, check_lvis_dict, compare_with_lvis_v1
+from refclip_mm.utils.atomic import atomic_write_json
 
 ANNOTATIONS = osp.join('data', 'lvis_v1', 'annotations')  # the configs' data_root + annotations
 DEFAULT_TRAIN = osp.join(ANNOTATIONS, 'lvis_v1_train.json')
@@ -92,12 +93,6 @@ def check_same_categories(train: dict, val: dict, train_path: str, val_path: str
                      f'frequencies, e.g. {differ[:3]}: the rare (novel) classes must be the same')
 
 
-def _write(path: str, data) -> None:
-    with open(path + '.tmp', 'w') as f:
-        json.dump(data, f)
-    os.replace(path + '.tmp', path)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--train', help=f'lvis_v1_train.json (default: {DEFAULT_TRAIN} if it '
@@ -124,13 +119,13 @@ def main(argv=None):
     novel_path = osp.join(args.out_dir, 'lvis_v1_ov_novel_classes.json')
     if train is None:
         rare = rare_names(val, val_path)
-        _write(novel_path, rare)
+        atomic_write_json(novel_path, rare)
         print(f'wrote {novel_path}: {len(rare)} novel (rare) class names from {val_path}')
     else:
         out, rare = make_split(train)
         dst = osp.join(args.out_dir, 'lvis_v1_train_ov_base.json')
-        _write(dst, out)
-        _write(novel_path, rare)
+        atomic_write_json(dst, out)
+        atomic_write_json(novel_path, rare)
         counts = {k: sum(c['frequency'] == k for c in train['categories']) for k in 'fcr'}
         print(f'categories: {counts["f"]} frequent, {counts["c"]} common, {counts["r"]} rare '
               '(novel)')

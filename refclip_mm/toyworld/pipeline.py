@@ -208,8 +208,8 @@ def record_machine(run: 'Run', part: str) -> None:
 
 
 def write_json(path: str, data) -> None:
-    from refclip_mm.utils.atomic import atomic_write
-    atomic_write(path, lambda f: f.write(json.dumps(data, indent=1).encode()))
+    from refclip_mm.utils.atomic import atomic_write_json
+    atomic_write_json(path, data, indent=1)
 
 
 def read_json(path: str, missing=None):

@@ -1,7 +1,8 @@
 """Write files so that a crash never leaves a half-written one behind."""
+import json
 import os
 import tempfile
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -31,3 +32,8 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> None:
 def atomic_torch_save(obj: Any, path: str) -> None:
     """``torch.save`` through :func:`atomic_write`."""
     atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write_json(path: str, data: Any, indent: Optional[int] = None) -> None:
+    """``json.dump`` through :func:`atomic_write`."""
+    atomic_write(path, lambda f: f.write(json.dumps(data, indent=indent).encode()))
