@@ -42,29 +42,34 @@ def test_stage2_configs_follow_the_method_defaults(path):
 
 
 def test_every_stage2_combination_is_shipped():
-    """3 methods x {RLA, SC, R-SC} x 4 towers, and {RLA, SC, R-SC} of CLIPSelf with grid boxes
-    for the SigLIP 2 and MetaCLIP towers."""
+    """3 methods x {RLA, SC, R-SC} x 5 towers (OpenAI's and EVA02's B/16 and L/14, SigLIP 2
+    B/16), and {RLA, SC, R-SC} of CLIPSelf with grid boxes for the MetaCLIP towers."""
     names = {osp.basename(p) for p in STAGE2}
     expected = set()
     for variant in ('', '-sc', '-rsc'):
         for method in ('clipself-patches', 'clipself-proposals', 'regionclip'):
-            for tower in ('vit-b16-openai', 'eva02-b16', 'vit-l14-openai', 'eva02-l14'):
+            for tower in ('vit-b16-openai', 'eva02-b16', 'vit-l14-openai', 'eva02-l14',
+                          'vit-b16-siglip2-384'):
                 size = 896 if 'l14' in tower else 1024
                 expected.add(f'{method}{variant}_{tower}_8xb2-6e_coco-{size}.py')
-        for tower, size in (('vit-b16-siglip2-384', 1024), ('vit-b16-metaclip', 1024),
-                            ('vit-l14-metaclip', 896)):
+        for tower, size in (('vit-b16-metaclip', 1024), ('vit-l14-metaclip', 896)):
             expected.add(f'clipself-patches{variant}_{tower}_8xb2-6e_coco-{size}.py')
-    assert len(expected) == 45 and names == expected
+    assert len(expected) == 51 and names == expected
 
 
-# the towers besides OpenAI's and EVA02's: (name part, open_clip name, stage-1, R-SC-RLA,
-# F-ViT OV-COCO and Cat-Seg configs)
+# the towers besides OpenAI's and EVA02's: (name part, open_clip name, the configs it must have:
+# stage 1, R-SC-RLA, and for SigLIP 2 the F-ViT and Cat-Seg ones)
 OTHER_TOWERS = [
     ('vit-b16-siglip2-384', 'ViT-B-16-SigLIP2-384',
      ['refiner/refiner_vit-b16-siglip2-384_8xb2-2e_coco-448.py',
       'rla/clipself-patches-rsc_vit-b16-siglip2-384_8xb2-6e_coco-1024.py',
+      'rla/clipself-proposals-rsc_vit-b16-siglip2-384_8xb2-6e_coco-1024.py',
+      'rla/regionclip-rsc_vit-b16-siglip2-384_8xb2-6e_coco-1024.py',
       'fvit/fvit-faster-rcnn_vit-b16-siglip2-384_8xb8-3e_ov-coco-640.py',
-      'catseg/catseg_vit-b16-siglip2-384_4xb1-80k_coco-stuff171-384.py']),
+      'fvit/fvit-mask-rcnn_vit-b16-siglip2-384_8xb8-48e_ov-lvis-1024.py',
+      'catseg/catseg_vit-b16-siglip2-384_4xb1-80k_coco-stuff171-384.py']
+     + [f'catseg/catseg_vit-b16-siglip2-384_4xb1-80k_coco-stuff171-384_test-{name}.py'
+        for name in ('ade150', 'ade847', 'pc459', 'pc59', 'voc20', 'voc21')]),
     ('vit-b16-metaclip', 'ViT-B-16-quickgelu',
      ['refiner/refiner_vit-b16-metaclip_8xb2-2e_coco-448.py',
       'rla/clipself-patches-rsc_vit-b16-metaclip_8xb2-6e_coco-1024.py']),

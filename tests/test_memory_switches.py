@@ -130,7 +130,7 @@ def test_partly_frozen_backbone_checkpointing_gives_the_same_gradients(weights):
 def test_full_size_training_configs_state_their_gpus_and_memory():
     """Each full-size training config says in its header how many GPUs and how much memory its
     schedule assumes, and records the batch its learning rate is set for."""
-    assert len(TRAINING_CONFIGS) == 53 + 6 + 8  # OpenAI, EVA02; SigLIP 2; MetaCLIP
+    assert len(TRAINING_CONFIGS) == 53 + 13 + 8  # OpenAI, EVA02; SigLIP 2; MetaCLIP
     for path in TRAINING_CONFIGS:
         with open(path) as f:
             header = ''.join(line for line in f if line.startswith('#'))

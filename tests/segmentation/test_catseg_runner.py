@@ -94,7 +94,7 @@ def test_a_trained_checkpoint_is_tested_without_the_clip_file(trained, synthetic
     cfg.load_from = osp.join(work_dir, 'iter_4.pth')
     assert metrics == pytest.approx(Runner.from_cfg(cfg).test(), abs=1e-6)
     shipped = glob.glob(osp.join(REPO, 'configs', 'catseg', 'catseg_*_test-*.py'))
-    assert len(shipped) == 12
+    assert len(shipped) == 18  # 6 sets x (OpenAI B/16, L/14, SigLIP 2 B/16)
     for path in shipped:
         assert Config.fromfile(path).model.backbone.pretrained is None, path
 
