@@ -144,11 +144,25 @@ def _mark(img: np.ndarray, point: Tuple[float, float]) -> np.ndarray:
     return img
 
 
-def _text(img: np.ndarray, text: str, origin: Tuple[int, int], width: int) -> None:
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.4
-    while text and cv2.getTextSize(text, font, scale, 1)[0][0] > width - 4:
+TITLE_FONT = cv2.FONT_HERSHEY_SIMPLEX
+TITLE_SCALES = (0.4, 0.35, 0.3)  # a long title is drawn smaller before it is cut
+
+
+def fit_title(text: str, width: int) -> Tuple[str, float]:
+    """``(text, font scale)`` of a column title that fits ``width`` pixels: the largest of
+    :data:`TITLE_SCALES` at which the whole title fits, else the smallest, with the title cut
+    to fit."""
+    for scale in TITLE_SCALES:
+        if cv2.getTextSize(text, TITLE_FONT, scale, 1)[0][0] <= width - 4:
+            return text, scale
+    while text and cv2.getTextSize(text, TITLE_FONT, scale, 1)[0][0] > width - 4:
         text = text[:-1]
-    cv2.putText(img, text, origin, font, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return text, scale
+
+
+def _text(img: np.ndarray, text: str, origin: Tuple[int, int], width: int) -> None:
+    text, scale = fit_title(text, width)
+    cv2.putText(img, text, origin, TITLE_FONT, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
 
 def make_panel(image: np.ndarray, dense: Sequence[torch.Tensor], names: Sequence[str],

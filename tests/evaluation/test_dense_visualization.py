@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from refclip_mm.evaluation import correlation_map, kmeans_map, make_panel, panel_size, pca_rgb
-from refclip_mm.evaluation.dense_visualization import align_labels, stack_panels
+from refclip_mm.evaluation.dense_visualization import align_labels, fit_title, stack_panels
 
 
 def two_regions(dim=16, h=6, w=8):
@@ -47,3 +47,11 @@ def test_panel_layout_and_errors():
         make_panel(image, feats, ['a'])
     with pytest.raises(ValueError, match='D x h x w tensor'):
         make_panel(image, [torch.zeros(1, 4, 3, 3)], ['a'])
+
+
+def test_a_long_column_title_is_drawn_smaller_before_it_is_cut():
+    assert fit_title('CLIP', 128) == ('CLIP', 0.4)
+    text, scale = fit_title('CLIP + Refiner (InfoNCE)', 128)  # too wide at 0.4
+    assert text == 'CLIP + Refiner (InfoNCE)' and scale < 0.4
+    text, scale = fit_title('a title far too long for one narrow column of a panel', 128)
+    assert 0 < len(text) < 50 and scale == 0.3
