@@ -11,7 +11,6 @@ run with mmdet's own ``init_detector`` / ``inference_detector`` and the config's
 pipeline. Boxes are clipped to the image, made class-agnostic with one NMS, filtered by
 score and size and capped per image.
 """
-import json
 import os.path as osp
 import time
 from typing import Callable, Dict, List, Optional, Sequence
@@ -19,7 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 from torchvision.ops import nms
 
-from ..utils.atomic import atomic_write
+from ..utils.atomic import atomic_write_json
 from .unlabeled import list_images
 
 # test-pipeline steps that need ground truth; dropped for inference on bare images
@@ -121,8 +120,7 @@ def make_proposal_file(config, checkpoint: Optional[str], image_folder: str, out
             rate = (index + 1) / (time.perf_counter() - start)
             log(f'{index + 1}/{len(images)} images ({rate:.1f} images/s)')
     empty = [name for name, boxes in proposals.items() if not boxes]
-    text = json.dumps(proposals, separators=(',', ':')).encode('utf-8')
-    atomic_write(out, lambda f: f.write(text))
+    atomic_write_json(out, proposals, separators=(',', ':'))
     if log is not None:
         kept = sum(len(boxes) for boxes in proposals.values())
         log(f'wrote {out}: {kept} boxes for {len(images)} images '

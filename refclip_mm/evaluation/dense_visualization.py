@@ -155,6 +155,7 @@ def fit_title(text: str, width: int) -> Tuple[str, float]:
     for scale in TITLE_SCALES:
         if cv2.getTextSize(text, TITLE_FONT, scale, 1)[0][0] <= width - 4:
             return text, scale
+    scale = TITLE_SCALES[-1]
     while text and cv2.getTextSize(text, TITLE_FONT, scale, 1)[0][0] > width - 4:
         text = text[:-1]
     return text, scale

@@ -2,7 +2,7 @@
 import json
 import os
 import tempfile
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import torch
 
@@ -34,6 +34,8 @@ def atomic_torch_save(obj: Any, path: str) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def atomic_write_json(path: str, data: Any, indent: Optional[int] = None) -> None:
-    """``json.dump`` through :func:`atomic_write`."""
-    atomic_write(path, lambda f: f.write(json.dumps(data, indent=indent).encode()))
+def atomic_write_json(path: str, data: Any, **json_options: Any) -> None:
+    """``json.dump`` through :func:`atomic_write`; ``json_options`` (``indent``,
+    ``separators``, ...) go to :func:`json.dumps`."""
+    text = json.dumps(data, **json_options).encode()
+    atomic_write(path, lambda f: f.write(text))
